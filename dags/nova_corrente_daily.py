@@ -1,0 +1,129 @@
+"""
+### Nova Corrente daily pipeline
+
+Every morning (06:00 in Bahia) for the previous day's data interval:
+
+1. **extract_load** — the ERP's rows changed in the interval (watermark on `updated_at`) and the
+   feed files in the landing folder are copied into `warehouse.raw` as batches.
+2. **gate_raw** — Great Expectations suites on this run's batches. A failing batch is marked
+   `rejected` in `audit.load_batches` and never reaches the marts; the task fails naming the suite,
+   expectation and sample bad values, and nothing downstream runs.
+3. **transform** — dbt (rendered by Cosmos, one task per model with its tests): staging ->
+   intermediate -> marts, snapshots, reorder points.
+4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
+5. **publish_forecasts** — the dbt models built on the forecasts.
+6. **gate_marts** — Great Expectations suites on the marts and forecasts.
+
+Configuration comes from the environment (`NOVA_PG_*`, see README); nothing here touches a
+database at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_POINTS
+
+DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
+DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+_project = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST)
+_profile = ProfileConfig(
+    profile_name="nova_corrente", target_name="warehouse", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
+)
+_execution = ExecutionConfig(
+    dbt_executable_path=os.environ.get("NOVA_DBT_EXECUTABLE", "dbt"), invocation_mode=InvocationMode.DBT_RUNNER
+)
+
+
+def _render(**selection: list[str]) -> RenderConfig:
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD, emit_datasets=False, **selection
+    )
+
+
+def _settings():
+    from nova_corrente.settings import postgres_settings
+
+    return postgres_settings()
+
+
+@dag(
+    dag_id="nova_corrente_daily",
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="America/Bahia"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="America/Bahia"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nova_corrente", "elt", "dbt", "forecast"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    doc_md=__doc__,
+)
+def nova_corrente_daily():
+    @task(outlets=[RAW_ERP, RAW_FEEDS])
+    def extract_load(data_interval_start=None, data_interval_end=None) -> dict:
+        from nova_corrente.pipeline import extract_load as run
+
+        return run(_settings(), data_interval_start, data_interval_end)
+
+    @task(retries=0)
+    def gate_raw(loaded: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from nova_corrente.pipeline import gate_raw as run
+        from nova_corrente.quality.gates import QualityGateFailed
+
+        try:
+            return run(_settings(), loaded["batch_ids"])
+        except QualityGateFailed as failure:  # a data problem: retrying cannot fix it
+            raise AirflowFailException(str(failure)) from failure
+
+    transform = DbtTaskGroup(
+        group_id="transform",
+        project_config=_project,
+        profile_config=_profile,
+        execution_config=_execution,
+        render_config=_render(exclude=["tag:forecast"]),
+        operator_args={"install_deps": False},
+        default_args={"retries": 0},
+    )
+
+    @task(outlets=[FORECASTS])
+    def forecast(run_id=None) -> dict:
+        from nova_corrente.pipeline import forecast as run
+
+        return run(_settings(), run_id)
+
+    publish_forecasts = DbtTaskGroup(
+        group_id="publish_forecasts",
+        project_config=_project,
+        profile_config=_profile,
+        execution_config=_execution,
+        render_config=_render(select=["tag:forecast"]),
+        operator_args={"install_deps": False},
+        default_args={"retries": 0},
+    )
+
+    @task(retries=0, outlets=[MARTS, REORDER_POINTS])
+    def gate_marts() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from nova_corrente.pipeline import gate_marts as run
+        from nova_corrente.quality.gates import QualityGateFailed
+
+        try:
+            return run(_settings())
+        except QualityGateFailed as failure:
+            raise AirflowFailException(str(failure)) from failure
+
+    loaded = extract_load()
+    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts()
+
+
+nova_corrente_daily()

@@ -1,0 +1,85 @@
+"""The environment every Airflow process of the platform runs with (CLI, UI, scheduler, tests).
+
+Airflow is configured only through ``AIRFLOW__*`` environment variables computed here from the
+platform settings, so ``make airflow``, ``make demo`` and the tests agree on one configuration and
+no secret is written into the repository. ``AIRFLOW_HOME`` lives under ``$NOVA_HOME/airflow``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env, nova_home
+
+API_HOST = "127.0.0.1"
+API_PORT = int(os.environ.get("NOVA_AIRFLOW_PORT", "8080"))
+ADMIN_USER = "admin"
+
+
+def airflow_home() -> Path:
+    """``$NOVA_AIRFLOW_HOME`` or ``$NOVA_HOME/airflow`` (tests point it at a temporary folder)."""
+    configured = os.environ.get("NOVA_AIRFLOW_HOME")
+    return Path(configured) if configured else nova_home() / "airflow"
+
+
+def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, str]:
+    """Environment variables for Airflow processes (merged over os.environ by the caller)."""
+    home = home or airflow_home()
+    home.mkdir(parents=True, exist_ok=True)
+    venv_bin = Path(os.environ.get("NOVA_VENV_BIN", REPO_ROOT / ".venv" / "bin"))
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # 2 cores: a small pool of workers, one DAG run at a time
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_HOST}:{API_PORT}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(pg.airflow_db),
+        "AIRFLOW__API__HOST": API_HOST,
+        "AIRFLOW__API__PORT": str(API_PORT),
+        "AIRFLOW__API__BASE_URL": f"http://{API_HOST}:{API_PORT}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret(home / "jwt_secret"),
+        # Cosmos: dbt lives in the same virtualenv; no Airflow Variables cache writes at parse time
+        "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
+        "AIRFLOW__COSMOS__PROPAGATE_LOGS": "False",
+        "NOVA_HOME": str(nova_home()),
+        "NOVA_DBT_EXECUTABLE": str(venv_bin / "dbt"),
+        "NO_PROXY": "*",
+        "no_proxy": "*",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DO_NOT_TRACK": "1",
+    }
+    # The task processes read the same PostgreSQL settings as everything else.
+    for name in ("NOVA_PG_HOST", "NOVA_PG_PORT", "NOVA_PG_USER", "NOVA_PG_PASSWORD", "NOVA_LANDING_DIR"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    if pg.embedded:
+        env["NOVA_PG_PORT"] = str(pg.port)
+    env["NOVA_PG_ERP_DB"] = pg.erp_db
+    env["NOVA_PG_WAREHOUSE_DB"] = pg.warehouse_db
+    env["NOVA_PG_AIRFLOW_DB"] = pg.airflow_db
+    env["NOVA_PG_DB_PREFIX"] = ""  # the database names above are final
+    env.update(dbt_env(pg))
+    return env
+
+
+def _local_secret(path: Path) -> str:
+    """A random secret kept in AIRFLOW_HOME (0600), stable across restarts."""
+    if not path.exists():
+        import secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()

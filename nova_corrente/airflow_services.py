@@ -1,0 +1,174 @@
+"""Run Airflow 3 locally: metadata migration, `dags test`, and the UI's long-running services.
+
+``make airflow`` starts api-server, scheduler, dag-processor and triggerer (LocalExecutor) as
+background processes with pid files and logs under ``$AIRFLOW_HOME/run``; ``make stop`` stops them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from nova_corrente.airflow_env import ADMIN_USER, API_HOST, API_PORT, airflow_env, airflow_home
+from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+DAG_ID = "nova_corrente_daily"
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def _env(pg: PostgresSettings) -> dict[str, str]:
+    return {**os.environ, **airflow_env(pg)}
+
+
+def run_airflow(pg: PostgresSettings, *args: str, check: bool = True, capture: bool = False,
+                timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run one `airflow ...` CLI command with the platform's environment."""
+    return subprocess.run([_airflow_bin(), *args], env=_env(pg), check=check, text=True,
+                          capture_output=capture, timeout=timeout, cwd=REPO_ROOT)
+
+
+def migrate(pg: PostgresSettings) -> None:
+    """Create or upgrade the Airflow metadata database (idempotent, a few seconds)."""
+    run_airflow(pg, "db", "migrate", capture=True)
+
+
+def dbt_manifest(pg: PostgresSettings, force: bool = False) -> Path:
+    """Parse the dbt project into target/manifest.json (what Cosmos renders tasks from).
+
+    Re-parses when any project file is newer than the manifest.
+    """
+    project = REPO_ROOT / "dbt_project"
+    manifest = project / "target" / "manifest.json"
+    if manifest.exists() and not force:
+        built = manifest.stat().st_mtime
+        sources = [p for p in project.rglob("*") if p.is_file() and p.suffix in {".sql", ".yml", ".yaml", ".csv"}
+                   and "target" not in p.parts and "logs" not in p.parts]
+        if all(p.stat().st_mtime <= built for p in sources):
+            return manifest
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, **dbt_env(pg)}
+    result = subprocess.run([str(dbt), "parse", "--project-dir", str(project), "--profiles-dir", str(project)],
+                            env=env, text=True, capture_output=True, cwd=project)
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+    return manifest
+
+
+def last_run_state(pg: PostgresSettings, logical_date: str) -> str | None:
+    """State of the DAG run at ``logical_date`` (ISO), or None when there is none."""
+    result = run_airflow(pg, "dags", "list-runs", DAG_ID, "-o", "json", capture=True, check=False)
+    if result.returncode != 0:
+        return None
+    try:
+        runs = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        return None
+    for run in runs:
+        if str(run.get("logical_date", "")).startswith(logical_date[:19]):
+            return run.get("state")
+    return None
+
+
+def dags_test(pg: PostgresSettings, logical_date: str, log_file: Path | None = None) -> int:
+    """Run the daily DAG once through Airflow (`airflow dags test`); returns the exit code."""
+    args = [_airflow_bin(), "dags", "test", DAG_ID, logical_date]
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as handle:
+            return subprocess.run(args, env=_env(pg), stdout=handle, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
+    return subprocess.run(args, env=_env(pg), cwd=REPO_ROOT).returncode
+
+
+def _run_dir() -> Path:
+    path = airflow_home() / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def service_pids() -> dict[str, int]:
+    pids = {}
+    for name in SERVICES:
+        pidfile = _run_dir() / f"{name}.pid"
+        if pidfile.exists():
+            pid = int(pidfile.read_text().strip() or 0)
+            if pid and _pid_alive(pid):
+                pids[name] = pid
+    return pids
+
+
+def admin_password() -> str | None:
+    """The generated password of the UI's admin user (Airflow's simple auth manager)."""
+    path = airflow_home() / "simple_auth_manager_passwords.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get(ADMIN_USER)
+
+
+def start_services(pg: PostgresSettings, wait_s: float = 180) -> dict[str, int]:
+    """Start the UI and its services in the background; returns their pids once the UI answers."""
+    running = service_pids()
+    env = _env(pg)
+    for name in SERVICES:
+        if name in running:
+            continue
+        logfile = _run_dir() / f"{name}.log"
+        with logfile.open("a") as handle:
+            proc = subprocess.Popen([_airflow_bin(), name], env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                    cwd=REPO_ROOT, start_new_session=True)
+        (_run_dir() / f"{name}.pid").write_text(str(proc.pid))
+        log.info("started airflow %s (pid %d, log %s)", name, proc.pid, logfile)
+    deadline = time.monotonic() + wait_s
+    url = f"http://{API_HOST}:{API_PORT}/api/v2/monitor/health"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return service_pids()
+        except OSError:
+            pass
+        dead = [name for name in SERVICES if name not in service_pids()]
+        if dead:
+            raise RuntimeError(f"airflow {', '.join(dead)} exited; see {_run_dir()}/<service>.log")
+        time.sleep(2)
+    raise RuntimeError(f"the Airflow UI did not answer on {url} within {wait_s:.0f}s; see {_run_dir()}/api-server.log")
+
+
+def stop_services(timeout_s: float = 30) -> list[str]:
+    """Stop the services started by start_services (their whole process groups)."""
+    stopped = []
+    for name, pid in service_pids().items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + timeout_s
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if _pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        (_run_dir() / f"{name}.pid").unlink(missing_ok=True)
+        stopped.append(name)
+    return stopped

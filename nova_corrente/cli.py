@@ -1,0 +1,126 @@
+"""`nova`: the platform's command line (what the Makefile targets call)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import subprocess
+import sys
+
+from nova_corrente.settings import REPO_ROOT, dbt_env, postgres_settings
+
+
+def _db(args: argparse.Namespace) -> int:
+    from nova_corrente import postgres_server
+
+    if args.action == "start":
+        pg = postgres_server.ensure_running()
+        print(postgres_server.status(pg))
+    elif args.action == "stop":
+        print("stopped" if postgres_server.stop() else "not running (or external)")
+    else:
+        print(postgres_server.status())
+    return 0
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from nova_corrente.demo import run_demo
+
+    return run_demo()
+
+
+def _airflow(args: argparse.Namespace) -> int:
+    from nova_corrente import airflow_services, postgres_server
+    from nova_corrente.airflow_env import ADMIN_USER, API_HOST, API_PORT, airflow_env
+
+    if args.action == "env":
+        for key, value in airflow_env(postgres_settings()).items():
+            print(f"export {key}={shlex.quote(value)}")
+        return 0
+    if args.action == "down":
+        stopped = airflow_services.stop_services()
+        print(f"stopped airflow {', '.join(stopped)}" if stopped else "airflow was not running")
+        return 0
+    pg = postgres_server.ensure_running()
+    airflow_services.dbt_manifest(pg)
+    airflow_services.migrate(pg)
+    pids = airflow_services.start_services(pg)
+    print(f"Airflow UI: http://{API_HOST}:{API_PORT}  (login: {ADMIN_USER} / {airflow_services.admin_password()})")
+    print(f"services: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())}")
+    print(f"logs: {airflow_services._run_dir()}  |  stop with: make stop")
+    return 0
+
+
+def _stop(_: argparse.Namespace) -> int:
+    from nova_corrente import airflow_services, postgres_server
+
+    stopped = airflow_services.stop_services()
+    print(f"airflow: stopped {', '.join(stopped)}" if stopped else "airflow: not running")
+    print("postgres: stopped" if postgres_server.stop() else "postgres: not running (or external)")
+    return 0
+
+
+def _dbt(args: argparse.Namespace) -> int:
+    """Run dbt with the platform's profile environment: `nova dbt build`, `nova dbt docs generate`."""
+    from nova_corrente import postgres_server
+
+    pg = postgres_server.ensure_running()
+    project = REPO_ROOT / "dbt_project"
+    env = {**os.environ, **dbt_env(pg)}
+    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
+    return subprocess.run([dbt, *args.dbt_args], env=env, cwd=project).returncode
+
+
+def _docs(_: argparse.Namespace) -> int:
+    from nova_corrente import postgres_server
+
+    pg = postgres_server.ensure_running()
+    project = REPO_ROOT / "dbt_project"
+    env = {**os.environ, **dbt_env(pg)}
+    dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
+    code = subprocess.run([dbt, "docs", "generate", "--static"], env=env, cwd=project).returncode
+    if code == 0:
+        page = project / "target" / "static_index.html"
+        print(f"\ndbt docs (lineage) generated; open it offline: file://{page}")
+        print("or serve it: .venv/bin/nova dbt docs serve --port 8081 --host 127.0.0.1")
+    return code
+
+
+def _summary(_: argparse.Namespace) -> int:
+    from nova_corrente.demo import summary
+
+    print(summary(postgres_settings()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("NOVA_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="nova", description="Nova Corrente data platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="the platform's PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status"])
+    db.set_defaults(func=_db)
+    sub.add_parser("demo", help="run the whole pipeline on demo data and print a summary").set_defaults(func=_demo)
+    af = sub.add_parser("airflow", help="Airflow UI and services")
+    af.add_argument("action", choices=["up", "down", "env"])
+    af.set_defaults(func=_airflow)
+    sub.add_parser("stop", help="stop Airflow services and the embedded PostgreSQL").set_defaults(func=_stop)
+    dbt = sub.add_parser("dbt", help="run dbt with the platform's profile environment")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=_dbt)
+    sub.add_parser("docs", help="generate the dbt docs site (offline)").set_defaults(func=_docs)
+    sub.add_parser("summary", help="print the marts summary").set_defaults(func=_summary)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - top-level: one clear line, not a traceback wall
+        if os.environ.get("NOVA_DEBUG"):
+            raise
+        print(f"nova {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

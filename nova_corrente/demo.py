@@ -1,0 +1,123 @@
+"""`make demo`: the whole pipeline on deterministic demo data, through Airflow, then a summary.
+
+Steps, each skipped when already done (a second run only does what is missing):
+1. the PostgreSQL server and its databases (embedded unless NOVA_PG_HOST is set);
+2. the simulated ERP (seeded) in database ``erp`` and the feed files in the landing folder;
+3. the dbt manifest Cosmos renders tasks from, and the Airflow metadata database;
+4. one run of the daily DAG through Airflow (`airflow dags test`) for the day after the ERP's
+   last business day;
+5. a summary read from the marts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg2
+
+from nova_corrente import airflow_services, postgres_server
+from nova_corrente.pipeline import landing_dir
+from nova_corrente.settings import PostgresSettings, nova_home
+
+log = logging.getLogger(__name__)
+BAHIA = ZoneInfo("America/Bahia")
+
+
+def run_logical_date(erp_end: date) -> str:
+    """The DAG run whose data interval closes after the ERP's last day: the next 06:00 in Bahia."""
+    return datetime.combine(erp_end + timedelta(days=1), datetime.min.time().replace(hour=6), BAHIA).isoformat()
+
+
+def ensure_erp(pg: PostgresSettings) -> date:
+    """Create the simulated ERP and feed files unless they exist; returns the ERP's last day."""
+    from nova_corrente.erp_simulator import SimulationConfig, erp_exists, load_erp, simulate, write_feed_files
+    from nova_corrente.erp_simulator import loaded_config
+
+    if erp_exists(pg):
+        config = loaded_config(pg)
+        print(f"[demo] ERP exists ({config.n_materials} materials, {config.n_sites} sites, "
+              f"{config.start_date} .. {config.end_date}); reusing it")
+    else:
+        config = SimulationConfig()
+        started = time.perf_counter()
+        data = simulate(config)
+        summary = load_erp(pg, data)
+        print(f"[demo] simulated ERP {config.start_date} .. {config.end_date}: "
+              f"{summary} ({time.perf_counter() - started:.1f}s)")
+        files = write_feed_files(data, landing_dir())
+        print(f"[demo] {len(files)} feed files in {landing_dir()}")
+    return config.end_date
+
+
+def summary(pg: PostgresSettings) -> str:
+    """Rows per mart, the ten most urgent reorders, where to look next."""
+    lines = []
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+        )
+        tables = [row[0] for row in cur.fetchall()]
+        lines.append("Rows per mart (warehouse.marts):")
+        for table in tables:
+            cur.execute(f'select count(*) from marts."{table}"')
+            lines.append(f"  {table:<32} {cur.fetchone()[0]:>10,}")
+        cur.execute(
+            """
+            select rp.material_id, item.material_name, rp.site_id, site.city,
+                   rp.quantity_on_hand, rp.reorder_point, rp.suggested_order_quantity, rp.service_level
+            from marts.fct_reorder_points as rp
+            join marts.dim_item as item on item.material_id = rp.material_id
+            join marts.dim_site as site on site.site_id = rp.site_id
+            where rp.is_below_reorder_point
+            order by rp.quantity_on_hand / nullif(rp.reorder_point, 0), rp.reorder_point desc
+            limit 10
+            """
+        )
+        urgent = cur.fetchall()
+        cur.execute("select count(*) from marts.fct_reorder_points where is_below_reorder_point")
+        below = cur.fetchone()[0]
+    lines.append("")
+    lines.append(f"Ten most urgent reorders ({below} material-sites are below their reorder point):")
+    lines.append(f"  {'material':<11} {'name':<34} {'site':<10} {'city':<22} {'on hand':>8} {'ROP':>8} {'order':>7} {'SL':>5}")
+    for material_id, name, site_id, city, on_hand, rop, qty, sl in urgent:
+        lines.append(f"  {material_id:<11} {name[:34]:<34} {site_id:<10} {city[:22]:<22} "
+                     f"{float(on_hand):>8.0f} {float(rop):>8.1f} {float(qty):>7.0f} {float(sl):>5.0%}")
+    lines.append("")
+    lines.append("Where to look next:")
+    lines.append("  make airflow   Airflow UI on http://127.0.0.1:8080 (trigger nova_corrente_daily, watch it run)")
+    lines.append("  make docs      dbt docs site with lineage")
+    lines.append(f"  psql           host={pg.host} port={pg.port} dbname={pg.warehouse_db} user={pg.user} "
+                 f"(password: {'$NOVA_HOME/pg/password' if pg.embedded else '$NOVA_PG_PASSWORD'})")
+    lines.append(f"  run log        {nova_home() / 'demo' / 'dag_run.log'}")
+    return "\n".join(lines)
+
+
+def run_demo() -> int:
+    started = time.perf_counter()
+    pg = postgres_server.ensure_running()
+    print(f"[demo] {postgres_server.status(pg)}")
+    erp_end = ensure_erp(pg)
+    airflow_services.dbt_manifest(pg)
+    airflow_services.migrate(pg)
+    logical_date = run_logical_date(erp_end)
+    state = airflow_services.last_run_state(pg, logical_date)
+    if state == "success":
+        print(f"[demo] DAG run {airflow_services.DAG_ID} @ {logical_date} already succeeded; not re-running")
+    else:
+        log_file = nova_home() / "demo" / "dag_run.log"
+        print(f"[demo] running {airflow_services.DAG_ID} for {logical_date} through Airflow "
+              f"(log: {log_file}) ...")
+        step = time.perf_counter()
+        code = airflow_services.dags_test(pg, logical_date, log_file)
+        if code != 0 or airflow_services.last_run_state(pg, logical_date) != "success":
+            print(f"[demo] the DAG run failed; the last lines of {log_file}:")
+            print("\n".join(log_file.read_text().splitlines()[-40:]))
+            return 1
+        print(f"[demo] DAG run succeeded in {time.perf_counter() - step:.0f}s")
+    print()
+    print(summary(pg))
+    print(f"\n[demo] done in {time.perf_counter() - started:.0f}s")
+    return 0

@@ -1,0 +1,85 @@
+"""The pipeline's stages as plain functions: the DAG's tasks are one-line calls to these.
+
+Each stage takes the platform settings and the data interval, logs what it did and returns a small,
+JSON-serialisable dict (it becomes the task's XCom and the demo summary's input).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nova_corrente.settings import PostgresSettings, nova_home
+
+log = logging.getLogger(__name__)
+
+
+def landing_dir() -> Path:
+    """Where external feed files are dropped: ``$NOVA_LANDING_DIR`` or ``$NOVA_HOME/landing``."""
+    configured = os.environ.get("NOVA_LANDING_DIR")
+    return Path(configured) if configured else nova_home() / "landing"
+
+
+def prepare_warehouse(pg: PostgresSettings) -> None:
+    """Create the schemas and tables the stages write to (idempotent)."""
+    import psycopg2
+
+    from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
+    from nova_forecast.warehouse import ensure_forecast_tables
+
+    ensure_warehouse_schemas(pg)
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
+        ensure_forecast_tables(conn)
+    conn.close()
+
+
+def extract_load(
+    pg: PostgresSettings, interval_start: datetime, interval_end: datetime, landing: Path | None = None
+) -> dict[str, Any]:
+    """Extract the ERP for the interval and the landing files into ``raw``; returns the batch ids."""
+    from nova_corrente.extract.erp import load_interval
+    from nova_corrente.extract.files import load_landing_files
+
+    started = time.perf_counter()
+    prepare_warehouse(pg)
+    erp_batches = load_interval(pg, interval_start, interval_end)
+    files = load_landing_files(pg, landing or landing_dir())
+    file_batches = [batch.batch_id for batch in files.loaded]
+    rows = {batch.source: batch.row_count for batch in erp_batches}
+    log.info(
+        "extract_load %s -> %s: %d ERP rows in %d batches, %d feed files loaded, %d skipped, %d rejected (%.1fs)",
+        interval_start, interval_end, sum(rows.values()), len(erp_batches), len(files.loaded),
+        len(files.skipped), len(files.rejected), time.perf_counter() - started,
+    )
+    return {
+        "batch_ids": [batch.batch_id for batch in erp_batches] + file_batches,
+        "rows_per_source": rows,
+        "files_rejected": [f"{item.path.name}: {item.error}" for item in files.rejected],
+    }
+
+
+def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
+    """Validate this run's raw batches; raises QualityGateFailed (batches rejected) on failure."""
+    from nova_corrente.quality.gates import validate_raw_batches
+
+    report = validate_raw_batches(pg, batch_ids)
+    return report.as_dict()
+
+
+def forecast(pg: PostgresSettings, run_id: str) -> dict[str, Any]:
+    """Forecast every active material-site from the demand mart and write the forecast tables."""
+    from nova_forecast.warehouse import run_forecasts
+
+    summary = run_forecasts(pg, source=f"airflow:{run_id}")
+    return summary.as_dict()
+
+
+def gate_marts(pg: PostgresSettings) -> dict[str, Any]:
+    """Validate the marts and forecasts; raises QualityGateFailed on failure."""
+    from nova_corrente.quality.gates import validate_marts
+
+    return validate_marts(pg).as_dict()

@@ -1,0 +1,96 @@
+"""The DAG folder imports cleanly under the platform's real Airflow configuration.
+
+The DagBag is loaded in a subprocess with the same environment `make airflow` uses, so Airflow's
+configuration is read exactly as in production and nothing leaks into the test process.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nova_corrente import airflow_services
+from nova_corrente.airflow_env import airflow_env
+from nova_corrente.settings import REPO_ROOT
+
+PROBE = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(include_examples=False)
+out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+for dag_id, dag in bag.dags.items():
+    out["dags"][dag_id] = {
+        "tags": sorted(dag.tags),
+        "doc_md": bool(dag.doc_md),
+        "tasks": {t.task_id: {"retries": t.retries, "upstream": sorted(t.upstream_task_ids),
+                              "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
+        "timetable": type(dag.timetable).__name__,
+        "catchup": dag.catchup,
+    }
+print("DAGBAG" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def dagbag(pg_module, tmp_path_factory):
+    airflow_services.dbt_manifest(pg_module)
+    env = {**os.environ, **airflow_env(pg_module, home=tmp_path_factory.mktemp("airflow_home"))}
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("DAGBAG"))
+    return json.loads(line.removeprefix("DAGBAG"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag["errors"] == {}
+    assert "nova_corrente_daily" in dagbag["dags"]
+
+
+def test_every_dag_has_tags_docs_and_retries(dagbag):
+    for dag_id, dag in dagbag["dags"].items():
+        assert dag["tags"], dag_id
+        assert dag["doc_md"], dag_id
+        python_tasks = {tid: t for tid, t in dag["tasks"].items() if "." not in tid}
+        assert python_tasks
+        # retries everywhere, except the quality gates: a data failure is not retried
+        for task_id, task in python_tasks.items():
+            expected = 0 if task_id.startswith("gate_") else 2
+            assert task["retries"] == expected, (dag_id, task_id)
+
+
+def test_daily_dag_stages_are_wired_in_order(dagbag):
+    dag = dagbag["dags"]["nova_corrente_daily"]
+    tasks = dag["tasks"]
+    assert dag["timetable"] == "CronDataIntervalTimetable" and dag["catchup"] is False
+    transform = [tid for tid in tasks if tid.startswith("transform.")]
+    publish = [tid for tid in tasks if tid.startswith("publish_forecasts.")]
+    # Cosmos renders one task per dbt node: staging, intermediate and marts models are all there
+    assert any("stg_erp__stock_movements" in tid for tid in transform)
+    assert any("fct_reorder_points" in tid for tid in transform)
+    assert any("fct_forecasts" in tid for tid in publish)
+    assert not any("fct_forecasts" in tid for tid in transform)
+    assert tasks["gate_raw"]["upstream"] == ["extract_load"]
+    # every transform root waits for the raw gate; forecast waits for the transform leaves
+    roots = [tid for tid in transform if not any(up.startswith("transform.") for up in tasks[tid]["upstream"])]
+    assert roots and all(tasks[tid]["upstream"] == ["gate_raw"] for tid in roots)
+    assert all(up.startswith("transform.") for up in tasks["forecast"]["upstream"])
+    assert all(up.startswith("publish_forecasts.") for up in tasks["gate_marts"]["upstream"])
+    assert set(tasks["extract_load"]["outlets"]) == {"nova_raw_erp", "nova_raw_feeds"}
+    assert "nova_forecasts" in tasks["forecast"]["outlets"]
+
+
+def test_dag_files_do_no_database_work_at_parse_time(pg_module, tmp_path):
+    """Parsing with an unreachable database still succeeds: no connection at DAG-file top level."""
+    import dataclasses
+
+    gone = dataclasses.replace(pg_module, port=1)
+    env = {**os.environ, **airflow_env(gone, home=tmp_path)}
+    env["NOVA_PG_HOST"], env["NOVA_PG_USER"], env["NOVA_PG_PASSWORD"] = "127.0.0.1", "nobody", "x"
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("DAGBAG")).removeprefix("DAGBAG"))
+    assert out["errors"] == {}

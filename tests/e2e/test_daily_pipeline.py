@@ -1,0 +1,179 @@
+"""The whole daily pipeline through real Airflow DAG runs (`airflow dags test`) on a real PostgreSQL.
+
+One module-scoped scenario on a small simulated ERP, in the order a production week would see it:
+1. first run: ERP history -> raw -> gate -> dbt marts -> forecasts -> gate; the marts are checked
+   against the source;
+2. the same day again: the marts are identical;
+3. the next day brings a bad batch: the raw gate stops the run, the batch is rejected and the
+   marts keep their previous content;
+4. the ERP fixes the row: the next run passes and the new day reaches the marts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import date, datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+
+from nova_corrente import airflow_services
+from nova_corrente.demo import run_logical_date
+from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
+
+pytestmark = pytest.mark.slow
+
+CONFIG = SimulationConfig(
+    seed=11, start_date=date(2025, 1, 1), end_date=date(2026, 3, 31), n_materials=8, n_sites=4, n_suppliers=3
+)
+FIRST_DAY = CONFIG.end_date - timedelta(days=1)  # the ERP as of the end of this day, first
+MARTS_COMPARED = {
+    # mart -> columns left out of the comparison (run metadata that legitimately changes)
+    "dim_item": set(),
+    "dim_site": set(),
+    "dim_supplier": set(),
+    "dim_date": set(),
+    "fct_demand_daily": set(),
+    "fct_stock_daily": set(),
+    "fct_reorder_points": set(),
+    "fct_forecasts": {"run_id", "generated_at", "source"},
+}
+
+
+def _midnight_after(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc)
+
+
+def _query(pg, sql: str, params=None, db: str | None = None):
+    with psycopg2.connect(pg.dsn(db or pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def _marts_fingerprint(pg) -> dict[str, str]:
+    """A digest of every compared mart's full content (ordered), per mart."""
+    digests = {}
+    for table, skipped in MARTS_COMPARED.items():
+        columns = [
+            name for (name,) in _query(
+                pg, "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = %s order by ordinal_position", (table,))
+            if name not in skipped
+        ]
+        assert columns, f"marts.{table} is missing"
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        rows = _query(pg, f"select {column_list} from marts.{table} order by {column_list}")
+        digests[table] = hashlib.sha256(repr(rows).encode()).hexdigest() + f":{len(rows)}"
+    return digests
+
+
+@pytest.fixture(scope="module")
+def scenario(pg_module, tmp_path_factory):
+    """Environment for the DAG runs: test databases, a private AIRFLOW_HOME and landing folder."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    landing = tmp_path_factory.mktemp("landing")
+    saved = {key: os.environ.get(key) for key in ("NOVA_AIRFLOW_HOME", "NOVA_LANDING_DIR")}
+    os.environ["NOVA_AIRFLOW_HOME"], os.environ["NOVA_LANDING_DIR"] = str(home), str(landing)
+    data = simulate(CONFIG)
+    load_erp(pg_module, data, until=_midnight_after(FIRST_DAY))
+    write_feed_files(data, landing)
+    airflow_services.dbt_manifest(pg_module)
+    airflow_services.migrate(pg_module)
+    yield pg_module, data, home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _run_dag(pg, day: date, home) -> tuple[int, str]:
+    logical_date = run_logical_date(day)
+    log_file = home / f"run_{day.isoformat()}_{datetime.now().strftime('%H%M%S%f')}.log"
+    code = airflow_services.dags_test(pg, logical_date, log_file)
+    return code, log_file.read_text()
+
+
+def test_first_run_builds_marts_that_match_the_source(scenario):
+    pg, _, home = scenario
+    code, log = _run_dag(pg, FIRST_DAY, home)
+    assert code == 0, log[-5000:]
+    assert airflow_services.last_run_state(pg, run_logical_date(FIRST_DAY)) == "success", log[-5000:]
+
+    erp = lambda sql: _query(pg, sql, db=pg.erp_db)  # noqa: E731
+    # counts match the source
+    assert _query(pg, "select count(*) from marts.dim_item") == erp("select count(*) from erp.materials")
+    assert _query(pg, "select count(*) from marts.dim_site") == erp("select count(*) from erp.sites")
+    consumed_erp = erp("select round(sum(quantity), 2) from erp.stock_movements where movement_type = 'consumption'")
+    consumed_mart = _query(pg, "select round(sum(quantity_consumed), 2) from marts.fct_demand_daily")
+    assert consumed_mart == consumed_erp
+    # every active material-site has a reorder point
+    active = erp(
+        "select soh.material_id, soh.site_id from erp.stock_on_hand as soh "
+        "join erp.materials as m using (material_id) join erp.sites as s using (site_id) "
+        "where m.is_active and s.is_active order by 1, 2"
+    )
+    with_rop = _query(pg, "select material_id, site_id from marts.fct_reorder_points "
+                          "where reorder_point is not null order by 1, 2")
+    assert active and with_rop == active
+    # every forecast row carries its metadata, and covers every active material-site
+    missing_meta = _query(pg, "select count(*) from marts.fct_forecasts where model_version is null "
+                              "or generated_at is null or source is null or dataset_id is null")
+    assert missing_meta == [(0,)]
+    forecast_series = _query(pg, "select distinct material_id, site_id from marts.fct_forecasts order by 1, 2")
+    assert forecast_series == active
+    # all of this run's batches passed the gate
+    statuses = _query(pg, "select distinct status from audit.load_batches")
+    assert statuses == [("passed",)]
+
+
+def test_rerunning_the_same_day_leaves_identical_marts(scenario):
+    pg, _, home = scenario
+    before = _marts_fingerprint(pg)
+    raw_before = _query(pg, "select count(*) from raw.erp_stock_movements")
+    code, log = _run_dag(pg, FIRST_DAY, home)
+    assert code == 0, log[-5000:]
+    assert _marts_fingerprint(pg) == before
+    assert _query(pg, "select count(*) from raw.erp_stock_movements") == raw_before
+
+
+def test_bad_batch_stops_at_the_gate_and_marts_keep_their_content(scenario):
+    pg, data, home = scenario
+    before = _marts_fingerprint(pg)
+    load_erp(pg, data, until=_midnight_after(CONFIG.end_date))
+    # the ERP records an impossible consumption during the new day
+    with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "insert into erp.stock_movements (movement_id, material_id, site_id, movement_type, movement_date, "
+            "quantity, purchase_order_id, created_at, updated_at) "
+            "select max(movement_id) + 1, min(material_id), min(site_id), 'consumption', %s, -40, null, %s, %s "
+            "from erp.stock_movements",
+            (CONFIG.end_date, _midnight_after(CONFIG.end_date) - timedelta(hours=3),
+             _midnight_after(CONFIG.end_date) - timedelta(hours=3)),
+        )
+    conn.close()
+    code, log = _run_dag(pg, CONFIG.end_date, home)
+    assert code != 0 or airflow_services.last_run_state(pg, run_logical_date(CONFIG.end_date)) == "failed"
+    assert "raw_erp_stock_movements" in log and "-40" in log  # the gate names the suite and the bad value
+    rejected = _query(pg, "select batch_id, failure_reason from audit.load_batches where status = 'rejected'")
+    assert any(batch_id.startswith("erp.stock_movements|") for batch_id, _ in rejected)
+    assert _marts_fingerprint(pg) == before
+
+
+def test_fixed_source_passes_and_the_new_day_reaches_the_marts(scenario):
+    pg, _, home = scenario
+    with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
+        cur.execute("update erp.stock_movements set quantity = 4, updated_at = updated_at + interval '1 hour' "
+                    "where quantity < 0 and movement_type = 'consumption'")
+        assert cur.rowcount == 1
+    conn.close()
+    code, log = _run_dag(pg, CONFIG.end_date, home)
+    assert code == 0, log[-5000:]
+    last_day = _query(pg, "select max(demand_date) from marts.fct_demand_daily")[0][0]
+    assert last_day == CONFIG.end_date
+    consumed_erp = _query(pg, "select round(sum(quantity), 2) from erp.stock_movements "
+                              "where movement_type = 'consumption'", db=pg.erp_db)
+    assert _query(pg, "select round(sum(quantity_consumed), 2) from marts.fct_demand_daily") == consumed_erp
