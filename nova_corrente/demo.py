@@ -41,9 +41,9 @@ def ensure_erp(pg: PostgresSettings) -> date:
         print(f"[demo] ERP exists ({config.n_materials} materials, {config.n_sites} sites, "
               f"{config.start_date} .. {config.end_date}); reusing it")
     else:
-        config = SimulationConfig()
         started = time.perf_counter()
-        data = simulate(config)
+        data = simulate(SimulationConfig())
+        config = data.config  # resolved: concrete start and end dates
         summary = load_erp(pg, data)
         print(f"[demo] simulated ERP {config.start_date} .. {config.end_date}: "
               f"{summary} ({time.perf_counter() - started:.1f}s)")

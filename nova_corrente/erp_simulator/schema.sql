@@ -98,3 +98,4 @@ create table if not exists erp.stock_on_hand (
 
 create index if not exists stock_movements_updated_at_idx on erp.stock_movements (updated_at);
 create index if not exists purchase_orders_updated_at_idx on erp.purchase_orders (updated_at);
+create index if not exists stock_movements_purchase_order_id_idx on erp.stock_movements (purchase_order_id);

@@ -1,0 +1,214 @@
+"""What to simulate (`SimulationConfig`) and what comes out (`ErpData`), plus the table contract.
+
+The column lists in `TABLE_COLUMNS` mirror ``schema.sql`` exactly (names and order); a test loads
+the schema into PostgreSQL and compares. Date columns are ``datetime64`` at midnight (no time
+zone), timestamp columns are UTC ``datetime64[us, UTC]``, quantities and money are ``float64``
+holding values with at most two decimals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+# ERP tables in foreign-key order (parents first); deletes run in the reverse order.
+TABLES: tuple[str, ...] = (
+    "material_families",
+    "materials",
+    "sites",
+    "suppliers",
+    "supplier_materials",
+    "purchase_orders",
+    "stock_movements",
+    "stock_on_hand",
+)
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "material_families": ("family_id", "family_name", "category", "updated_at"),
+    "materials": (
+        "material_id", "material_name", "family_id", "unit_of_measure", "unit_cost_brl",
+        "is_active", "created_at", "updated_at",
+    ),
+    "sites": (
+        "site_id", "site_name", "city", "region", "latitude", "longitude", "sla_tier",
+        "is_active", "commissioned_date", "updated_at",
+    ),
+    "suppliers": ("supplier_id", "supplier_name", "city", "state", "is_active", "updated_at"),
+    "supplier_materials": (
+        "supplier_id", "material_id", "quoted_lead_time_days", "unit_price_brl", "is_preferred",
+        "updated_at",
+    ),
+    "purchase_orders": (
+        "purchase_order_id", "supplier_id", "material_id", "site_id", "order_date",
+        "expected_date", "received_date", "quantity_ordered", "quantity_received",
+        "unit_price_brl", "status", "created_at", "updated_at",
+    ),
+    "stock_movements": (
+        "movement_id", "material_id", "site_id", "movement_type", "movement_date", "quantity",
+        "purchase_order_id", "created_at", "updated_at",
+    ),
+    "stock_on_hand": ("material_id", "site_id", "quantity_on_hand", "updated_at"),
+}
+
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "material_families": ("family_id",),
+    "materials": ("material_id",),
+    "sites": ("site_id",),
+    "suppliers": ("supplier_id",),
+    "supplier_materials": ("supplier_id", "material_id"),
+    "purchase_orders": ("purchase_order_id",),
+    "stock_movements": ("movement_id",),
+    "stock_on_hand": ("material_id", "site_id"),
+}
+
+MOVEMENT_TYPES: tuple[str, ...] = (
+    "consumption", "receipt", "transfer_in", "transfer_out", "adjustment", "return",
+)
+
+# Direction of each movement type on the stock (quantity is positive except adjustments, which
+# carry their own sign). 'return' = unused material returned by a field crew to the site stock.
+MOVEMENT_SIGN: dict[str, int] = {
+    "consumption": -1,
+    "receipt": 1,
+    "transfer_in": 1,
+    "transfer_out": -1,
+    "adjustment": 1,
+    "return": 1,
+}
+
+
+def yesterday_utc() -> date:
+    """Yesterday's date in UTC (the default last simulated day)."""
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Parameters of one simulated ERP; the same resolved config always gives the same data.
+
+    ``start_date``/``end_date`` left as None are resolved when the simulation runs: the end is
+    yesterday (UTC) and the start three years earlier (``end - 3 years + 1 day``).
+    """
+
+    seed: int = 42
+    start_date: date | None = None
+    end_date: date | None = None
+    n_materials: int = 40
+    n_sites: int = 15
+    n_suppliers: int = 8
+    site_stock_share: float = 0.6
+
+    def __post_init__(self) -> None:
+        for name in ("n_materials", "n_sites", "n_suppliers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.site_stock_share <= 1.0:
+            raise ValueError(f"site_stock_share must be in (0, 1], got {self.site_stock_share}")
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date}")
+
+    def resolved(self, today_minus_one: date | None = None) -> SimulationConfig:
+        """This config with both dates filled in (defaults computed now unless given)."""
+        end = self.end_date or today_minus_one or yesterday_utc()
+        start = self.start_date
+        if start is None:
+            try:
+                start = end.replace(year=end.year - 3) + timedelta(days=1)
+            except ValueError:  # 29 February
+                start = end.replace(year=end.year - 3, day=28) + timedelta(days=1)
+        return replace(self, start_date=start, end_date=end)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly dict of the resolved parameters."""
+        cfg = self.resolved()
+        out: dict[str, object] = {}
+        for field in fields(cfg):
+            value = getattr(cfg, field.name)
+            out[field.name] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the resolved parameters (what the ERP was generated from)."""
+        payload = json.dumps(self.as_dict(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+    @property
+    def end_exclusive(self) -> datetime:
+        """Midnight UTC after the last simulated day: an ``until`` that includes everything."""
+        end = self.resolved().end_date
+        assert end is not None
+        return datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ErpData:
+    """One simulated ERP: the final tables, their version history and the generating truth.
+
+    Table frames hold the final state (columns exactly as ``schema.sql``). ``*_versions`` frames
+    have the same columns and one row per version (the row as it was from its ``updated_at`` on);
+    the ERP as of any instant is the latest version with ``updated_at`` before it
+    (see ``replay.erp_state_as_of``).
+    """
+
+    config: SimulationConfig
+    material_families: pd.DataFrame
+    materials: pd.DataFrame
+    sites: pd.DataFrame
+    suppliers: pd.DataFrame
+    supplier_materials: pd.DataFrame
+    purchase_orders: pd.DataFrame
+    stock_movements: pd.DataFrame
+    stock_on_hand: pd.DataFrame
+    material_versions: pd.DataFrame
+    supplier_material_versions: pd.DataFrame
+    purchase_order_versions: pd.DataFrame
+    series: pd.DataFrame
+    """One row per active material-site: demand profile, (s, Q) policy, ``initial_stock`` and the
+    ``opening_at`` timestamp at which that opening stock was recorded."""
+    lead_times: pd.DataFrame
+    """Per supplier-material: quoted and true mean lead time, log-normal sigma, erratic flag."""
+    truth: pd.DataFrame
+    """Long frame (material_id, site_id, demand_date, expected_demand): the generating mean."""
+    weather: pd.DataFrame
+    economic: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Final ERP tables by name, in foreign-key order."""
+        return {name: getattr(self, name) for name in TABLES}
+
+    def history(self, table: str) -> pd.DataFrame:
+        """All versions of a table's rows (the table itself for tables never updated)."""
+        versioned = {
+            "materials": self.material_versions,
+            "supplier_materials": self.supplier_material_versions,
+            "purchase_orders": self.purchase_order_versions,
+        }
+        if table == "stock_on_hand":
+            raise ValueError("stock_on_hand has no stored history; it is derived from movements")
+        return versioned.get(table, getattr(self, table))
+
+
+def utc_timestamps(days: np.ndarray, seconds: np.ndarray) -> pd.DatetimeIndex:
+    """UTC timestamps from ``datetime64[D]`` days plus whole seconds after midnight."""
+    stamps = days.astype("datetime64[s]") + seconds.astype("int64").astype("timedelta64[s]")
+    return pd.DatetimeIndex(stamps.astype("datetime64[us]")).tz_localize("UTC")
+
+
+def midnight_dates(days: np.ndarray) -> np.ndarray:
+    """``datetime64[D]`` -> ``datetime64[s]`` at midnight (the frames' date dtype)."""
+    return days.astype("datetime64[D]").astype("datetime64[s]")
+
+
+def rng_for(seed: int, stream: str) -> np.random.Generator:
+    """Independent, reproducible random stream per simulation component.
+
+    Each component draws from its own stream, so changing how one component samples does not
+    shift the numbers every other component sees.
+    """
+    stream_key = int.from_bytes(hashlib.sha256(stream.encode()).digest()[:8], "little")
+    return np.random.default_rng(np.random.SeedSequence([seed, stream_key]))
