@@ -33,6 +33,8 @@ from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_P
 
 DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# Retry delay of the retried tasks (extract, forecast); the tests shorten it.
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("NOVA_RETRY_DELAY_SECONDS", "120")))
 
 _project = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST)
 _profile = ProfileConfig(
@@ -62,7 +64,7 @@ def _settings():
     catchup=False,
     max_active_runs=1,
     tags=["nova_corrente", "elt", "dbt", "forecast"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": RETRY_DELAY},
     doc_md=__doc__,
 )
 def nova_corrente_daily():

@@ -13,8 +13,12 @@ from pathlib import Path
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env, nova_home
 
 API_HOST = "127.0.0.1"
-API_PORT = int(os.environ.get("NOVA_AIRFLOW_PORT", "8080"))
 ADMIN_USER = "admin"
+
+
+def api_port() -> int:
+    """Port of the Airflow UI / API (``$NOVA_AIRFLOW_PORT``, default 8080)."""
+    return int(os.environ.get("NOVA_AIRFLOW_PORT", "8080"))
 
 
 def airflow_home() -> Path:
@@ -26,6 +30,7 @@ def airflow_home() -> Path:
 def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, str]:
     """Environment variables for Airflow processes (merged over os.environ by the caller)."""
     home = home or airflow_home()
+    port = api_port()
     home.mkdir(parents=True, exist_ok=True)
     venv_bin = Path(os.environ.get("NOVA_VENV_BIN", REPO_ROOT / ".venv" / "bin"))
     env = {
@@ -33,17 +38,19 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # the daily DAG is scheduled as soon as the scheduler sees it (every morning, 06:00 Bahia)
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         # 2 cores: a small pool of workers, one DAG run at a time
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_HOST}:{API_PORT}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_HOST}:{port}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(pg.airflow_db),
         "AIRFLOW__API__HOST": API_HOST,
-        "AIRFLOW__API__PORT": str(API_PORT),
-        "AIRFLOW__API__BASE_URL": f"http://{API_HOST}:{API_PORT}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://{API_HOST}:{port}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from nova_corrente.airflow_env import ADMIN_USER, API_HOST, API_PORT, airflow_env, airflow_home
+from nova_corrente.airflow_env import ADMIN_USER, API_HOST, airflow_env, airflow_home, api_port
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def start_services(pg: PostgresSettings, wait_s: float = 180) -> dict[str, int]:
         (_run_dir() / f"{name}.pid").write_text(str(proc.pid))
         log.info("started airflow %s (pid %d, log %s)", name, proc.pid, logfile)
     deadline = time.monotonic() + wait_s
-    url = f"http://{API_HOST}:{API_PORT}/api/v2/monitor/health"
+    url = f"http://{API_HOST}:{api_port()}/api/v2/monitor/health"
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:

@@ -33,7 +33,7 @@ def _demo(_: argparse.Namespace) -> int:
 
 def _airflow(args: argparse.Namespace) -> int:
     from nova_corrente import airflow_services, postgres_server
-    from nova_corrente.airflow_env import ADMIN_USER, API_HOST, API_PORT, airflow_env
+    from nova_corrente.airflow_env import ADMIN_USER, API_HOST, airflow_env, api_port
 
     if args.action == "env":
         for key, value in airflow_env(postgres_settings()).items():
@@ -47,7 +47,7 @@ def _airflow(args: argparse.Namespace) -> int:
     airflow_services.dbt_manifest(pg)
     airflow_services.migrate(pg)
     pids = airflow_services.start_services(pg)
-    print(f"Airflow UI: http://{API_HOST}:{API_PORT}  (login: {ADMIN_USER} / {airflow_services.admin_password()})")
+    print(f"Airflow UI: http://{API_HOST}:{api_port()}  (login: {ADMIN_USER} / {airflow_services.admin_password()})")
     print(f"services: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())}")
     print(f"logs: {airflow_services._run_dir()}  |  stop with: make stop")
     return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,7 +50,7 @@ class PostgresSettings:
     host: str
     port: int
     user: str
-    password: str
+    password: str = field(repr=False)  # never in logs or tracebacks
     embedded: bool
     erp_db: str
     warehouse_db: str

@@ -1,0 +1,147 @@
+"""Benchmark: each stage of the demo pipeline run through Airflow, and plain `dbt build` beside it.
+
+Runs on its own databases (``bench_erp``/``bench_warehouse``/``bench_airflow``) so it never touches
+the demo's. Prints:
+* seconds to simulate and load the ERP;
+* per DAG stage (extract_load, gate_raw, transform, forecast, publish_forecasts, gate_marts):
+  wall seconds (first task start -> last task end) and summed task seconds, from Airflow's
+  task-instance records;
+* plain `dbt build` of the same models on the same warehouse, and the ratio
+  Cosmos transform / plain dbt build (the price of one Airflow task per model);
+* peak resident memory of the DAG run process tree is not measured here (see bench/extract.py and
+  bench/forecast.py for the memory of the heavy stages).
+
+Usage: .venv/bin/python bench/pipeline.py [--materials 40 --sites 15 --days 1095]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg2
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from nova_corrente import airflow_services, postgres_server  # noqa: E402
+from nova_corrente.demo import run_logical_date  # noqa: E402
+from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
+from nova_corrente.settings import dbt_env, postgres_settings  # noqa: E402
+
+STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts")
+
+
+def _timed(label: str, results: list, func, *args, **kwargs):
+    started = time.perf_counter()
+    value = func(*args, **kwargs)
+    results.append((label, time.perf_counter() - started))
+    return value
+
+
+def _stage_times(pg, logical_date: str) -> dict[str, tuple[float, float, int]]:
+    """stage -> (wall seconds, summed task seconds, task count) of the latest run at logical_date."""
+    with psycopg2.connect(pg.dsn(pg.airflow_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            select ti.task_id, ti.start_date, ti.end_date
+            from task_instance as ti
+            join dag_run as run on run.dag_id = ti.dag_id and run.run_id = ti.run_id
+            where ti.dag_id = %s
+              and run.id = (select max(id) from dag_run where dag_id = %s)
+            """,
+            (airflow_services.DAG_ID, airflow_services.DAG_ID),
+        )
+        rows = cur.fetchall()
+    conn.close()
+    stages: dict[str, list] = {}
+    for task_id, start, end in rows:
+        if start and end:
+            stages.setdefault(task_id.split(".")[0], []).append((start, end))
+    return {
+        stage: (
+            (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds(),
+            sum((end - start).total_seconds() for start, end in spans),
+            len(spans),
+        )
+        for stage, spans in stages.items()
+    }
+
+
+def _dbt(pg, *args: str) -> float:
+    env = {**os.environ, **dbt_env(pg)}
+    started = time.perf_counter()
+    result = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--target-path", "target_bench"],
+                            env=env, cwd=REPO / "dbt_project", capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--materials", type=int, default=40)
+    parser.add_argument("--sites", type=int, default=15)
+    parser.add_argument("--days", type=int, default=1095)
+    args = parser.parse_args()
+
+    server = postgres_server.ensure_running(postgres_settings())
+    pg = dataclasses.replace(server, erp_db="bench_erp", warehouse_db="bench_warehouse", airflow_db="bench_airflow")
+    postgres_server.drop_databases(pg, pg.databases)
+    postgres_server.ensure_databases(pg)
+    work = Path(tempfile.mkdtemp(prefix="nova-bench-"))
+    os.environ.update({"NOVA_AIRFLOW_HOME": str(work / "airflow"), "NOVA_LANDING_DIR": str(work / "landing"),
+                       "NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_WAREHOUSE_DB": pg.warehouse_db,
+                       "NOVA_PG_AIRFLOW_DB": pg.airflow_db})
+
+    end = date.today() - timedelta(days=1)
+    config = SimulationConfig(seed=42, start_date=end - timedelta(days=args.days - 1), end_date=end,
+                              n_materials=args.materials, n_sites=args.sites)
+    steps: list[tuple[str, float]] = []
+    data = _timed("simulate ERP", steps, simulate, config)
+    _timed("load ERP (COPY)", steps, load_erp, pg, data)
+    _timed("write feed files", steps, write_feed_files, data, work / "landing")
+    _timed("dbt parse (manifest)", steps, airflow_services.dbt_manifest, pg, True)
+    _timed("airflow db migrate", steps, airflow_services.migrate, pg)
+    logical_date = run_logical_date(end)
+    log_file = work / "dag_run.log"
+    code = _timed("DAG run (airflow dags test)", steps, airflow_services.dags_test, pg, logical_date, log_file)
+    if code != 0:
+        print(log_file.read_text()[-4000:])
+        raise SystemExit(f"the DAG run failed (log {log_file})")
+    stages = _stage_times(pg, logical_date)
+    plain_transform = _dbt(pg, "build", "--exclude", "tag:forecast")
+    plain_full = _dbt(pg, "build")
+
+    with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from erp.stock_movements")
+        movements = cur.fetchone()[0]
+        cur.execute("select count(*) from erp.stock_on_hand")
+        series = cur.fetchone()[0]
+    conn.close()
+
+    print(f"\nNova Corrente pipeline benchmark: {args.materials} materials x {args.sites} sites, "
+          f"{args.days} days, {series} material-site series, {movements:,} stock movements, {os.cpu_count()} cores\n")
+    print(f"{'step':<34}{'seconds':>10}")
+    for label, seconds in steps:
+        print(f"{label:<34}{seconds:>10.1f}")
+    print(f"\n{'DAG stage':<22}{'wall s':>9}{'task s':>9}{'tasks':>7}")
+    for stage in STAGES:
+        wall, summed, count = stages.get(stage, (float('nan'), float('nan'), 0))
+        print(f"{stage:<22}{wall:>9.1f}{summed:>9.1f}{count:>7}")
+    transform_wall = stages.get("transform", (float("nan"),))[0]
+    print(f"\nplain dbt build --exclude tag:forecast  {plain_transform:8.1f} s")
+    print(f"plain dbt build (all models)            {plain_full:8.1f} s")
+    print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
