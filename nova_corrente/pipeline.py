@@ -47,18 +47,18 @@ def extract_load(
     started = time.perf_counter()
     prepare_warehouse(pg)
     erp_batches = load_interval(pg, interval_start, interval_end)
-    files = load_landing_files(pg, landing or landing_dir())
+    files = load_landing_files(pg, landing or landing_dir(), interval_start=interval_start, interval_end=interval_end)
     file_batches = [batch.batch_id for batch in files.loaded]
     rows = {batch.source: batch.row_count for batch in erp_batches}
     log.info(
-        "extract_load %s -> %s: %d ERP rows in %d batches, %d feed files loaded, %d skipped, %d rejected (%.1fs)",
+        "extract_load %s -> %s: %d ERP rows in %d batches, %d feed files loaded, %d unchanged, %d held back (%.1fs)",
         interval_start, interval_end, sum(rows.values()), len(erp_batches), len(files.loaded),
-        len(files.skipped), len(files.rejected), time.perf_counter() - started,
+        len(files.skipped), len(files.held_back), time.perf_counter() - started,
     )
     return {
         "batch_ids": [batch.batch_id for batch in erp_batches] + file_batches,
         "rows_per_source": rows,
-        "files_rejected": [f"{item.path.name}: {item.error}" for item in files.rejected],
+        "files_held_back": [f"{item.path.name}: {item.error}" for item in files.held_back],
     }
 
 

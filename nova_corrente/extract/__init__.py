@@ -1,0 +1,50 @@
+"""Extract/load into the warehouse's ``raw`` schema, with every load registered as a batch.
+
+* ``erp.load_interval`` — incremental, watermarked extract of the ERP tables (COPY both ways).
+* ``files.load_landing_files`` — landing files of the external feeds (weather, economic).
+* ``warehouse_setup`` — the warehouse schemas and ``audit.load_batches`` helpers used by the gates.
+
+Heavy imports (pyarrow) happen inside the functions that need them.
+"""
+
+from nova_corrente.extract.erp import (
+    ERP_TABLES,
+    BatchResult,
+    ExtractError,
+    SchemaDriftError,
+    batch_id_for,
+    load_interval,
+)
+from nova_corrente.extract.files import (
+    FEEDS,
+    FileBatch,
+    FileLoadReport,
+    FileRejected,
+    HeldBackFile,
+    load_landing_files,
+)
+from nova_corrente.extract.warehouse_setup import (
+    batch_statuses,
+    batches_for_interval,
+    ensure_warehouse_schemas,
+    set_batch_status,
+)
+
+__all__ = [
+    "ERP_TABLES",
+    "FEEDS",
+    "BatchResult",
+    "ExtractError",
+    "FileBatch",
+    "FileLoadReport",
+    "FileRejected",
+    "HeldBackFile",
+    "SchemaDriftError",
+    "batch_id_for",
+    "batch_statuses",
+    "batches_for_interval",
+    "ensure_warehouse_schemas",
+    "load_interval",
+    "load_landing_files",
+    "set_batch_status",
+]

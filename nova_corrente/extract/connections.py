@@ -1,0 +1,73 @@
+"""Connections to the ERP and the warehouse, with errors that say which database failed.
+
+Both sides of an extract are opened with the same session settings (UTC, ISO dates, UTF-8,
+shortest-exact floats) so that the text COPY stream written by one server is read back
+unchanged by the other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import psycopg2
+from psycopg2.extensions import connection as Connection
+
+from nova_corrente.postgres_server import DatabaseUnavailable
+from nova_corrente.settings import PostgresSettings
+
+Role = Literal["erp", "warehouse"]
+
+SESSION_OPTIONS = "-c timezone=UTC -c datestyle=ISO,YMD -c extra_float_digits=3 -c client_encoding=UTF8"
+
+
+def database_name(pg: PostgresSettings, role: Role) -> str:
+    """The database behind a role (``pg.erp_db`` or ``pg.warehouse_db``)."""
+    return pg.erp_db if role == "erp" else pg.warehouse_db
+
+
+def where(pg: PostgresSettings, role: Role) -> str:
+    """Human description of a database for error messages, e.g. ``erp database 'erp' at host:port``."""
+    return f"{role} database '{database_name(pg, role)}' at {pg.host}:{pg.port}"
+
+
+def connect(pg: PostgresSettings, role: Role) -> Connection:
+    """Open a connection (autocommit off) to the ERP or the warehouse.
+
+    Raises ``DatabaseUnavailable`` naming the database and host:port when it cannot be reached.
+    """
+    try:
+        return psycopg2.connect(
+            pg.dsn(database_name(pg, role)),
+            options=SESSION_OPTIONS,
+            application_name=f"nova_extract_{role}",
+        )
+    except psycopg2.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot connect to the {where(pg, role)}: {str(exc).strip()}") from exc
+
+
+def is_connection_lost(exc: BaseException, conn: Connection | None) -> bool:
+    """True when ``exc`` means the server went away (not a data, SQL or lock error)."""
+    if conn is not None and conn.closed:
+        return True
+    if isinstance(exc, (psycopg2.InterfaceError, psycopg2.errors.AdminShutdown,
+                        psycopg2.errors.CrashShutdown, psycopg2.errors.CannotConnectNow)):
+        return True
+    # a bare OperationalError without SQLSTATE is a network/libpq failure
+    return isinstance(exc, psycopg2.OperationalError) and getattr(exc, "pgcode", None) is None
+
+
+def close_quietly(conn: Connection | None, rollback: bool = True) -> None:
+    """Roll back (unless ``rollback`` is False) and close, ignoring errors of a broken connection.
+
+    Pass ``rollback=False`` for a read-only connection that may be stuck in the middle of a
+    ``COPY TO``: rolling back would first drain the rest of the stream, closing just hangs up.
+    """
+    if conn is None or conn.closed:
+        return
+    try:
+        if rollback:
+            conn.rollback()
+    except psycopg2.Error:
+        pass
+    finally:
+        conn.close()

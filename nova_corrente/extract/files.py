@@ -1,0 +1,457 @@
+"""Landing files of the external feeds into ``raw.feed_*`` (one batch per file).
+
+Layout: ``<landing_dir>/weather/*.csv|*.parquet`` -> ``raw.feed_weather_daily`` and
+``<landing_dir>/economic/*.csv|*.parquet`` -> ``raw.feed_economic_indicators``. CSV files are
+comma-separated UTF-8 with a header row (a BOM is tolerated), dates ``YYYY-MM-DD``, decimals with
+a dot; an empty measure cell is NULL, an empty key cell is an error.
+
+* The batch id is ``file:<feed>/<name>|<sha256[:16]>`` and ``_source`` is the file name. A file
+  whose checksum is already registered is skipped; a changed file (same name, new checksum)
+  replaces the rows of its previous batch, in the same transaction as its new rows.
+* Each file is validated whole before anything is written: exactly the feed's columns (the error
+  names missing and unexpected columns), every value parses (the error names the row, column and
+  value), no duplicate key inside the file (the error names the key and rows).
+* A bad file is *held back*: nothing of it is loaded, it is listed in the report with its error
+  and logged, and it is LEFT WHERE IT IS (the landing folder belongs to the senders; moving files
+  out of it would race with them). It is reported again at every run until a corrected file, which
+  has a new checksum, replaces it; the previous good version of that file stays loaded meanwhile.
+* Good files are loaded with COPY, each in its own transaction, and registered in
+  ``audit.load_batches`` with status ``loaded``; one bad file never stops the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import math
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Literal
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import connection as Connection
+
+from nova_corrente.extract.connections import close_quietly, connect, is_connection_lost, where
+from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
+from nova_corrente.postgres_server import DatabaseUnavailable
+from nova_corrente.settings import PostgresSettings
+
+log = logging.getLogger(__name__)
+
+ColumnKind = Literal["text", "date", "numeric"]
+FILE_SUFFIXES = (".csv", ".parquet")
+MAX_ERRORS_PER_FILE = 10
+_SPOOL_BYTES = 16 << 20
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """An external feed: its landing subfolder, raw table, columns and key."""
+
+    name: str
+    table: str
+    columns: tuple[tuple[str, ColumnKind], ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+FEEDS: tuple[Feed, ...] = (
+    Feed(
+        name="weather",
+        table="feed_weather_daily",
+        columns=(
+            ("city", "text"),
+            ("weather_date", "date"),
+            ("precipitation_mm", "numeric"),
+            ("temperature_max_c", "numeric"),
+            ("temperature_min_c", "numeric"),
+        ),
+        key=("city", "weather_date"),
+    ),
+    Feed(
+        name="economic",
+        table="feed_economic_indicators",
+        columns=(
+            ("indicator_date", "date"),
+            ("usd_brl", "numeric"),
+            ("selic_rate_pct", "numeric"),
+            ("ipca_index", "numeric"),
+        ),
+        key=("indicator_date",),
+    ),
+)
+
+
+class FileRejected(ValueError):
+    """A landing file failed validation; the message names the file, rows, columns and values."""
+
+
+@dataclass(frozen=True)
+class FileBatch:
+    """A file loaded as one batch."""
+
+    batch_id: str
+    feed: str
+    path: Path
+    row_count: int
+    seconds: float
+    replaced_batch_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HeldBackFile:
+    """A file that was not loaded (left in the landing folder) and why."""
+
+    feed: str
+    path: Path
+    error: str
+
+
+@dataclass
+class FileLoadReport:
+    """What ``load_landing_files`` did with each file of the landing folder."""
+
+    loaded: list[FileBatch] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    held_back: list[HeldBackFile] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was held back."""
+        return not self.held_back
+
+    def summary(self) -> str:
+        """One line for logs and task results."""
+        return (
+            f"{len(self.loaded)} files loaded ({sum(batch.row_count for batch in self.loaded)} rows), "
+            f"{len(self.skipped)} unchanged skipped, {len(self.held_back)} held back"
+            + "".join(f"\n  held back {item.path.name}: {item.error}" for item in self.held_back)
+        )
+
+
+def file_batch_source(feed: Feed, path: Path) -> str:
+    """``file:<feed>/<name>``: the batch source of a landing file."""
+    return f"file:{feed.name}/{path.name}"
+
+
+def file_batch_id(feed: Feed, path: Path, sha256: str) -> str:
+    """``file:<feed>/<name>|<sha256[:16]>``."""
+    return f"{file_batch_source(feed, path)}|{sha256[:16]}"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_value(kind: ColumnKind, value: object) -> str | None:
+    """Normalise one cell to its COPY text (None = NULL); raise ValueError for a bad value.
+
+    text: stripped, empty -> NULL. date: ``YYYY-MM-DD`` strings, dates, midnight datetimes.
+    numeric: decimal strings with a dot, ints, finite floats and decimals.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+    if kind == "text":
+        if not isinstance(value, str):
+            raise ValueError("expected text")
+        return value
+    if kind == "date":
+        if isinstance(value, datetime):
+            if value.time() != datetime.min.time() or value.tzinfo is not None:
+                raise ValueError("expected a date, got a timestamp")
+            return value.date().isoformat()
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value).isoformat()  # raises for 2024-02-30
+        raise ValueError("expected a date YYYY-MM-DD")
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError("expected a number with a dot as decimal separator") from None
+    else:
+        raise ValueError("expected a number")
+    if not number.is_finite():
+        raise ValueError("expected a finite number")
+    return str(number)
+
+
+def _check_columns(feed: Feed, relative: str, header: Iterable[str]) -> list[str]:
+    names = [name.strip() for name in header]
+    missing = [name for name in feed.column_names if name not in names]
+    unexpected = [name for name in names if name not in feed.column_names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not (missing or unexpected or repeated):
+        return names
+    parts = []
+    if missing:
+        parts.append(f"missing columns {', '.join(missing)}")
+    if unexpected:
+        parts.append(f"unexpected columns {', '.join(unexpected)}")
+    if repeated:
+        parts.append(f"repeated columns {', '.join(repeated)}")
+    raise FileRejected(
+        f"{relative}: schema drift: {'; '.join(parts)} (expected exactly {', '.join(feed.column_names)})"
+    )
+
+
+def _csv_rows(feed: Feed, path: Path, relative: str) -> Iterator[tuple[str, dict[str, object]]]:
+    """(row label, {column: value}) for each data row of a CSV file."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise FileRejected(f"{relative}: empty file (no header row)") from None
+        names = _check_columns(feed, relative, header)
+        for number, cells in enumerate(reader, start=1):
+            if not cells:
+                continue  # blank line
+            if len(cells) != len(names):
+                raise FileRejected(
+                    f"{relative}: row {number} (line {reader.line_num}) has {len(cells)} fields,"
+                    f" header has {len(names)}"
+                )
+            yield f"row {number} (line {reader.line_num})", dict(zip(names, cells))
+
+
+def _parquet_rows(feed: Feed, path: Path, relative: str) -> Iterator[tuple[str, dict[str, object]]]:
+    """(row label, {column: value}) for each row of a Parquet file, read in record batches."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    names = _check_columns(feed, relative, parquet.schema_arrow.names)
+    number = 0
+    for record_batch in parquet.iter_batches(batch_size=10_000, columns=names):
+        for row in record_batch.to_pylist():
+            number += 1
+            yield f"row {number}", row
+
+
+def validate_file(feed: Feed, path: Path, relative: str, out: IO[str], batch_id: str) -> int:
+    """Check a landing file and write its rows as COPY CSV (plus ``_batch_id``, ``_source``) to ``out``.
+
+    Returns the row count; raises ``FileRejected`` listing up to ``MAX_ERRORS_PER_FILE`` problems.
+    """
+    rows = _parquet_rows(feed, path, relative) if path.suffix.lower() == ".parquet" else _csv_rows(feed, path, relative)
+    writer = csv.writer(out, lineterminator="\n")
+    key_positions = [feed.column_names.index(name) for name in feed.key]
+    seen: dict[tuple[str, ...], str] = {}
+    problems: list[str] = []
+    count = 0
+    try:
+        for label, row in rows:
+            count += 1
+            values: list[str | None] = []
+            for name, kind in feed.columns:
+                raw = row.get(name)
+                try:
+                    value = parse_value(kind, raw)
+                    if value is None and name in feed.key:
+                        raise ValueError("key column is empty")
+                except ValueError as exc:
+                    problems.append(f"{label}, column {name}: bad value {raw!r} ({exc})")
+                    value = None
+                values.append(value)
+            key = tuple(value for position in key_positions if (value := values[position]) is not None)
+            if len(key) == len(key_positions):
+                first = seen.setdefault(key, label)
+                if first != label:
+                    problems.append(
+                        f"duplicate key ({', '.join(feed.key)}) = ({', '.join(key)}) on {first} and {label}"
+                    )
+            if len(problems) >= MAX_ERRORS_PER_FILE:
+                problems.append(f"... stopped after {MAX_ERRORS_PER_FILE} problems")
+                break
+            writer.writerow([*values, batch_id, path.name])
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        raise FileRejected(f"{relative}: unreadable after {count} rows: {exc}") from exc
+    except FileRejected:
+        raise
+    except Exception as exc:  # pyarrow errors on a corrupt Parquet file
+        raise FileRejected(f"{relative}: unreadable: {type(exc).__name__}: {exc}") from exc
+    if problems:
+        raise FileRejected(f"{relative}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if count == 0:
+        raise FileRejected(f"{relative}: no data rows")
+    return count
+
+
+def ensure_feed_tables(conn: Connection) -> None:
+    """Create ``raw.feed_*`` if missing (in the caller's transaction)."""
+    with conn.cursor() as cur:
+        for feed in FEEDS:
+            table = sql.Identifier("raw", feed.table)
+            columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in feed.columns]
+            cur.execute(
+                sql.SQL(
+                    "create table if not exists {} ({}, _batch_id text not null, _source text not null,"
+                    " _loaded_at timestamptz not null default now())"
+                ).format(table, sql.SQL(", ").join(columns))
+            )
+            cur.execute(
+                sql.SQL("create index if not exists {} on {} (_batch_id)").format(
+                    sql.Identifier(f"{feed.table}_batch_id_idx"), table
+                )
+            )
+
+
+def _load_file(
+    conn: Connection, feed: Feed, path: Path, batch_id: str, spool: IO[str], row_count: int,
+    interval_start: datetime | None, interval_end: datetime | None,
+) -> tuple[str, ...] | None:
+    """Replace the file's previous batches by this one; None when another run loaded it meanwhile."""
+    source = file_batch_source(feed, path)
+    table = sql.Identifier("raw", feed.table)
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"nova_extract:{source}",))
+        cur.execute("select 1 from audit.load_batches where batch_id = %s", (batch_id,))
+        if cur.fetchone() is not None:
+            return None
+        cur.execute("delete from audit.load_batches where source = %s returning batch_id", (source,))
+        replaced = tuple(sorted(row[0] for row in cur.fetchall()))
+        if replaced:
+            cur.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(table), (list(replaced),))
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in (*feed.column_names, "_batch_id", "_source"))
+        spool.seek(0)
+        cur.copy_expert(
+            sql.SQL("copy {} ({}) from stdin with (format csv)").format(table, columns).as_string(conn), spool
+        )
+        if cur.rowcount != row_count:
+            raise psycopg2.DataError(f"COPY stored {cur.rowcount} rows of {path}, expected {row_count}")
+        cur.execute(
+            """
+            insert into audit.load_batches
+                (batch_id, source, interval_start, interval_end, watermark_from, watermark_to, row_count, status)
+            values (%s, %s, %s, %s, null, null, %s, 'loaded')
+            """,
+            (batch_id, source, interval_start, interval_end, row_count),
+        )
+    return replaced
+
+
+def landing_files(landing_dir: Path) -> list[tuple[Feed, Path]]:
+    """The feed files present, sorted by feed then name (hidden and other files are ignored)."""
+    found = []
+    for feed in FEEDS:
+        folder = landing_dir / feed.name
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.startswith("."):
+                found.append((feed, path))
+            elif not path.name.startswith("."):
+                log.info("landing: ignoring %s (not a %s file)", path, "/".join(FILE_SUFFIXES))
+    return found
+
+
+def _load_one(
+    pg: PostgresSettings, conn: Connection, feed: Feed, path: Path, report: FileLoadReport,
+    interval_start: datetime | None, interval_end: datetime | None,
+) -> None:
+    """Skip, hold back or load one landing file, adding the outcome to ``report``."""
+    relative = f"{feed.name}/{path.name}"
+    started = time.perf_counter()
+    batch_id = file_batch_id(feed, path, sha256_of(path))
+    with conn.cursor() as cur:
+        cur.execute("select status from audit.load_batches where batch_id = %s", (batch_id,))
+        row = cur.fetchone()
+    conn.rollback()
+    if row is not None:
+        report.skipped.append(path)
+        log.info("landing %s: unchanged (batch %s, %s), skipped", relative, batch_id, row[0])
+        return
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+", newline="") as spool:
+        try:
+            row_count = validate_file(feed, path, relative, spool, batch_id)
+        except FileRejected as exc:
+            report.held_back.append(HeldBackFile(feed.name, path, str(exc)))
+            log.error("landing %s held back (not loaded, left in place): %s", relative, exc)
+            return
+        try:
+            replaced = _load_file(conn, feed, path, batch_id, spool, row_count, interval_start, interval_end)
+            conn.commit()
+        except psycopg2.Error as exc:
+            if is_connection_lost(exc, conn):
+                raise
+            conn.rollback()
+            error = f"{relative}: loading into raw.{feed.table} failed: {str(exc).strip()}"
+            report.held_back.append(HeldBackFile(feed.name, path, error))
+            log.error("landing %s held back (not loaded, left in place): %s", relative, error)
+            return
+    if replaced is None:
+        report.skipped.append(path)
+        log.info("landing %s: loaded meanwhile by another run (batch %s), skipped", relative, batch_id)
+        return
+    batch = FileBatch(batch_id, feed.name, path, row_count, round(time.perf_counter() - started, 3), replaced)
+    report.loaded.append(batch)
+    log.info(
+        "landing %s -> raw.%s: %d rows, batch %s%s, %.2f s", relative, feed.table, row_count, batch_id,
+        f" (replaces {', '.join(replaced)})" if replaced else "", batch.seconds,
+    )
+
+
+def load_landing_files(
+    pg: PostgresSettings,
+    landing_dir: Path,
+    *,
+    interval_start: datetime | None = None,
+    interval_end: datetime | None = None,
+) -> FileLoadReport:
+    """Load new and changed landing files into ``raw.feed_*``; bad files are held back and reported.
+
+    ``interval_start``/``interval_end`` (optional) are recorded on the new batches so that
+    ``batches_for_interval`` returns them with the ERP batches of the same run. Raises only when
+    the warehouse itself fails (``DatabaseUnavailable``); file problems go to the report.
+    """
+    started = time.perf_counter()
+    report = FileLoadReport()
+    files = landing_files(landing_dir)
+    log.info("landing %s: %d feed files", landing_dir, len(files))
+    ensure_warehouse_schemas(pg)
+    conn = connect(pg, "warehouse")
+    try:
+        ensure_feed_tables(conn)
+        conn.commit()
+        for feed, path in files:
+            try:
+                _load_one(pg, conn, feed, path, report, interval_start, interval_end)
+            except psycopg2.Error as exc:
+                if is_connection_lost(exc, conn):
+                    raise DatabaseUnavailable(
+                        f"lost the connection to the {where(pg, 'warehouse')} while loading "
+                        f"{feed.name}/{path.name}: {str(exc).strip()}"
+                    ) from exc
+                raise
+    finally:
+        close_quietly(conn)
+    log.info("landing %s done in %.2f s: %s", landing_dir, time.perf_counter() - started, report.summary())
+    return report

@@ -1,0 +1,147 @@
+"""Warehouse schemas and the batch register ``audit.load_batches`` (see docs/architecture.md).
+
+Every load into ``raw`` is a *batch* with one row here. Extract/load writes it with status
+``loaded``; the raw quality gate moves it to ``passed`` or ``rejected`` with ``set_batch_status``;
+dbt staging reads only rows of passed batches, and the incremental ERP watermark only advances
+from passed batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from psycopg2.extensions import connection as Connection
+
+from nova_corrente.extract.connections import close_quietly, connect
+from nova_corrente.settings import PostgresSettings
+
+log = logging.getLogger(__name__)
+
+#: raw/audit are written here; the others are created empty so that grants can be given up front.
+WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots")
+
+BatchStatus = Literal["loaded", "passed", "rejected"]
+BATCH_STATUSES: tuple[str, ...] = ("loaded", "passed", "rejected")
+
+#: metadata columns appended to every raw table, in this order
+RAW_METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_batch_id", "text not null"),
+    ("_source", "text not null"),
+    ("_loaded_at", "timestamptz not null"),
+)
+
+LOAD_BATCHES_DDL = """
+create table if not exists audit.load_batches (
+    batch_id        text primary key,            -- '<source>|<interval_end>' or 'file:<feed>/<name>|<sha256[:16]>'
+    source          text not null,               -- 'erp.materials', 'file:weather/2024-01.csv'
+    interval_start  timestamptz,                 -- data interval of the run that loaded the batch
+    interval_end    timestamptz,
+    watermark_from  timestamptz,                 -- ERP: updated_at >= watermark_from ('-infinity' on the first load)
+    watermark_to    timestamptz,                 -- ERP: updated_at <  watermark_to (= interval_end); null for files
+    row_count       bigint not null,
+    status          text not null default 'loaded' check (status in ('loaded', 'passed', 'rejected')),
+    loaded_at       timestamptz not null default now(),
+    validated_at    timestamptz,
+    failure_reason  text
+);
+create index if not exists load_batches_source_status_idx on audit.load_batches (source, status, watermark_to);
+create index if not exists load_batches_interval_end_idx on audit.load_batches (interval_end);
+"""
+
+# any constant key works: it serialises concurrent first-time setups (create ... if not exists races)
+_SETUP_LOCK_KEY = 7_246_115_001
+
+
+def ensure_warehouse_schemas_in(conn: Connection) -> None:
+    """Create the warehouse schemas and ``audit.load_batches`` in the caller's transaction."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (_SETUP_LOCK_KEY,))
+        for schema in WAREHOUSE_SCHEMAS:
+            cur.execute(f"create schema if not exists {schema}")
+        cur.execute(LOAD_BATCHES_DDL)
+
+
+def ensure_warehouse_schemas(pg: PostgresSettings) -> None:
+    """Create schemas raw, audit, staging, intermediate, marts, snapshots and ``audit.load_batches``.
+
+    Idempotent and safe to call concurrently; commits its own transaction.
+    """
+    conn = connect(pg, "warehouse")
+    try:
+        ensure_warehouse_schemas_in(conn)
+        conn.commit()
+    finally:
+        close_quietly(conn)
+    log.info("warehouse %s: schemas %s and audit.load_batches ready", pg.warehouse_db, ", ".join(WAREHOUSE_SCHEMAS))
+
+
+def set_batch_status(
+    conn: Connection, batch_ids: Sequence[str], status: BatchStatus, reason: str | None = None
+) -> int:
+    """Mark batches ``passed``/``rejected`` (or back to ``loaded``) in the caller's transaction.
+
+    Sets ``validated_at`` to now (null again for ``loaded``) and ``failure_reason`` to ``reason``.
+    Does not commit: the caller commits (``with psycopg2.connect(...) as conn`` does on exit), so
+    a gate can record its verdict atomically with its own writes. Raises ``KeyError`` naming the
+    unknown batch ids (nothing is changed then) and ``ValueError`` for an unknown status.
+    Returns the number of batches updated.
+    """
+    if status not in BATCH_STATUSES:
+        raise ValueError(f"unknown batch status {status!r}; expected one of {', '.join(BATCH_STATUSES)}")
+    ids = sorted(set(batch_ids))
+    if not ids:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute("select batch_id from audit.load_batches where batch_id = any(%s)", (ids,))
+        known = {row[0] for row in cur.fetchall()}
+        missing = [batch_id for batch_id in ids if batch_id not in known]
+        if missing:
+            raise KeyError(f"unknown batch ids in audit.load_batches: {', '.join(missing)}")
+        cur.execute(
+            """
+            update audit.load_batches
+               set status = %(status)s,
+                   validated_at = case when %(status)s = 'loaded' then null else now() end,
+                   failure_reason = %(reason)s
+             where batch_id = any(%(ids)s)
+            """,
+            {"status": status, "reason": reason, "ids": ids},
+        )
+    log.info(
+        "marked %d batches %s (takes effect when the caller commits): %s%s",
+        len(ids), status, ", ".join(ids), f"; reason: {reason}" if reason else "",
+    )
+    return len(ids)
+
+
+def batches_for_interval(pg: PostgresSettings, interval_end: datetime) -> list[str]:
+    """Batch ids recorded for a data interval (ERP batches, and file batches loaded with it), sorted."""
+    conn = connect(pg, "warehouse")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('audit.load_batches') is not null")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(
+                "select batch_id from audit.load_batches where interval_end = %s order by batch_id",
+                (interval_end,),
+            )
+            return [row[0] for row in cur.fetchall()]
+    finally:
+        close_quietly(conn)
+
+
+def batch_statuses(pg: PostgresSettings, batch_ids: Sequence[str]) -> dict[str, str]:
+    """Current status of each known batch id (unknown ids are absent)."""
+    conn = connect(pg, "warehouse")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select batch_id, status from audit.load_batches where batch_id = any(%s)", (list(batch_ids),)
+            )
+            return dict(cur.fetchall())
+    finally:
+        close_quietly(conn)
