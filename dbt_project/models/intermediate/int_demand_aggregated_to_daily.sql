@@ -1,0 +1,53 @@
+-- Daily consumption per active material-site, zero-filled: one row per active material-site and
+-- calendar day from the first to the last movement date in the warehouse (any material-site).
+with
+
+active_material_sites as (
+    select * from {{ ref('int_material_sites_filtered_to_active') }}
+),
+
+daily_movements as (
+    select * from {{ ref('int_stock_movements_aggregated_to_daily') }}
+),
+
+calendar_bounds as (
+    select
+        min(movement_date) as first_date,
+        max(movement_date) as last_date
+    from daily_movements
+),
+
+calendar as (
+    select cast(days.calendar_day as date) as demand_date
+    from calendar_bounds
+    cross join lateral generate_series(
+        calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
+    ) as days (calendar_day)
+),
+
+material_site_days as (
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        active_material_sites.family_id,
+        calendar.demand_date
+    from active_material_sites
+    cross join calendar
+),
+
+demand_zero_filled as (
+    select
+        material_site_days.material_id,
+        material_site_days.site_id,
+        material_site_days.family_id,
+        material_site_days.demand_date,
+        coalesce(daily_movements.quantity_consumed, 0) as quantity_consumed,
+        coalesce(daily_movements.consumption_count, 0) as consumption_count
+    from material_site_days
+    left join daily_movements
+        on material_site_days.material_id = daily_movements.material_id
+        and material_site_days.site_id = daily_movements.site_id
+        and material_site_days.demand_date = daily_movements.movement_date
+)
+
+select * from demand_zero_filled

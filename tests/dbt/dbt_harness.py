@@ -1,0 +1,188 @@
+"""Helpers for the dbt tests: raw/audit/forecast tables as the other stages write them, a tiny
+hand-written data set loaded in batches, and a runner for the real dbt CLI.
+
+The raw ERP tables are derived from the ERP contract itself (nova_corrente/erp_simulator/schema.sql
+executed in a scratch schema, then ``create table raw.erp_<t> (like erp.<t>)`` plus the three
+metadata columns), so a change of the ERP schema reaches these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+
+from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
+
+PROJECT_DIR = REPO_ROOT / "dbt_project"
+ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
+ERP_TABLES = (
+    "material_families",
+    "materials",
+    "sites",
+    "suppliers",
+    "supplier_materials",
+    "purchase_orders",
+    "stock_movements",
+    "stock_on_hand",
+)
+
+WAREHOUSE_DDL = """
+create schema if not exists raw;
+create schema if not exists audit;
+create schema if not exists marts;
+create table audit.load_batches (
+    batch_id text primary key,
+    source text not null,
+    interval_start timestamptz,
+    interval_end timestamptz,
+    watermark_from timestamptz,
+    watermark_to timestamptz,
+    row_count bigint,
+    status text not null,
+    loaded_at timestamptz not null,
+    validated_at timestamptz,
+    failure_reason text
+);
+create table raw.feed_weather_daily (
+    city text, weather_date date, precipitation_mm numeric, temperature_max_c numeric,
+    temperature_min_c numeric, _batch_id text, _source text, _loaded_at timestamptz
+);
+create table raw.feed_economic_indicators (
+    indicator_date date, usd_brl numeric, selic_rate_pct numeric, ipca_index numeric,
+    _batch_id text, _source text, _loaded_at timestamptz
+);
+create table marts.forecast_runs (
+    run_id text primary key, model_version text, generated_at timestamptz, source text,
+    dataset_id text, parameters jsonb, data_fingerprint text, metrics jsonb, series_count integer
+);
+create table marts.forecast_values (
+    run_id text, material_id text, site_id text, forecast_date date, yhat double precision,
+    yhat_lo_80 double precision, yhat_hi_80 double precision, yhat_lo_95 double precision,
+    yhat_hi_95 double precision, model text, demand_class text, model_version text,
+    generated_at timestamptz, source text, dataset_id text
+);
+"""
+
+
+def create_warehouse_tables(pg: PostgresSettings) -> None:
+    """raw.erp_* (from the ERP contract), raw.feed_*, audit.load_batches, marts.forecast_*."""
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(WAREHOUSE_DDL)
+        cur.execute(ERP_SCHEMA_SQL.read_text())
+        for table in ERP_TABLES:
+            cur.execute(
+                f"create table raw.erp_{table} (like erp.{table});"
+                f"alter table raw.erp_{table} add column _batch_id text, add column _source text,"
+                f" add column _loaded_at timestamptz"
+            )
+        cur.execute("drop schema erp cascade")
+    conn.close()
+
+
+class Loader:
+    """Writes rows into raw tables as batches, the way extract + gate leave them."""
+
+    def __init__(self, pg: PostgresSettings) -> None:
+        self.conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+        self.conn.autocommit = True
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def batch(self, table: str, rows: list[dict[str, Any]], batch_id: str, status: str,
+              loaded_at: str) -> None:
+        """Append rows to raw.<table> under batch_id and record the batch with its status."""
+        source = table.replace("erp_", "erp.", 1) if table.startswith("erp_") else table
+        with self.conn.cursor() as cur:
+            for row in rows:
+                columns = [*row, "_batch_id", "_source", "_loaded_at"]
+                values = [*row.values(), batch_id, source, loaded_at]
+                cur.execute(
+                    f"insert into raw.{table} ({', '.join(columns)}) values ({', '.join(['%s'] * len(values))})",
+                    values,
+                )
+            cur.execute(
+                "insert into audit.load_batches (batch_id, source, status, row_count, loaded_at)"
+                " values (%s, %s, %s, %s, %s)",
+                (batch_id, source, status, len(rows), loaded_at),
+            )
+
+    def set_status(self, batch_id: str, status: str) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("update audit.load_batches set status = %s where batch_id = %s", (status, batch_id))
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+
+
+def query(pg: PostgresSettings, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(sql, params)
+            rows = [dict(row) for row in cur.fetchall()]
+    conn.close()
+    return rows
+
+
+def dbt_executable() -> str:
+    """The dbt of the interpreter running the tests (the project's virtualenv)."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if not found:
+        raise RuntimeError("dbt is not installed in this environment")
+    return found
+
+
+@dataclass
+class DbtResult:
+    args: list[str]
+    returncode: int
+    output: str
+    seconds: float
+    run_results: dict[str, Any] | None
+
+    def statuses(self) -> dict[str, str]:
+        """unique_id -> status of every node the command ran."""
+        if not self.run_results:
+            return {}
+        return {result["unique_id"]: result["status"] for result in self.run_results["results"]}
+
+
+def run_dbt(pg: PostgresSettings | None, args: list[str], target_path: Path,
+            env_overrides: dict[str, str] | None = None, check: bool = True) -> DbtResult:
+    """Run the dbt CLI on dbt_project/ with the platform's env vars and a private target path."""
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    if pg is not None:
+        env.update(dbt_env(pg))
+    env.update(env_overrides or {})
+    target_path.mkdir(parents=True, exist_ok=True)
+    run_results_path = target_path / "run_results.json"
+    run_results_path.unlink(missing_ok=True)
+    command = [
+        dbt_executable(), *args,
+        "--project-dir", str(PROJECT_DIR),
+        "--target-path", str(target_path),
+        "--log-path", str(target_path / "logs"),
+    ]
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
+    seconds = time.perf_counter() - started
+    output = completed.stdout + completed.stderr
+    run_results = json.loads(run_results_path.read_text()) if run_results_path.exists() else None
+    result = DbtResult(args, completed.returncode, output, seconds, run_results)
+    if check and completed.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed ({completed.returncode}):\n{output[-8000:]}")
+    return result

@@ -1,0 +1,139 @@
+"""The dbt project without a database: it parses offline (the manifest Cosmos renders the DAG from),
+follows the layer conventions, and its committed holiday seed is what the generator produces."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from dbt_harness import PROJECT_DIR, run_dbt
+
+OFFLINE_ENV = {
+    # nothing listens on port 1: parse must not need the database
+    "NOVA_DBT_HOST": "127.0.0.1",
+    "NOVA_DBT_PORT": "1",
+    "NOVA_DBT_USER": "nobody",
+    "NOVA_DBT_PASSWORD": "not-a-secret",
+    "NOVA_DBT_DBNAME": "nowhere",
+    "DBT_PROFILES_DIR": str(PROJECT_DIR),
+}
+
+STAGING = {
+    "stg_erp__material_families", "stg_erp__materials", "stg_erp__sites", "stg_erp__suppliers",
+    "stg_erp__supplier_materials", "stg_erp__purchase_orders", "stg_erp__stock_movements",
+    "stg_erp__stock_on_hand", "stg_feeds__weather_daily", "stg_feeds__economic_indicators",
+    "stg_forecast__forecast_runs", "stg_forecast__forecast_values",
+}
+MARTS = {"dim_item", "dim_site", "dim_supplier", "dim_date", "fct_demand_daily", "fct_stock_daily",
+         "fct_reorder_points", "fct_forecasts"}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    target = tmp_path_factory.mktemp("dbt_parse")
+    run_dbt(None, ["parse"], target, env_overrides=OFFLINE_ENV)
+    return json.loads((target / "manifest.json").read_text())
+
+
+def _models(manifest: dict) -> dict[str, dict]:
+    return {node["name"]: node for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+
+
+def test_parse_works_offline_and_lists_every_layer(manifest):
+    models = _models(manifest)
+    assert STAGING <= set(models)
+    assert MARTS <= set(models)
+    assert {name for name in models if name.startswith("int_")} >= {
+        "int_demand_aggregated_to_daily", "int_lead_times_observed", "int_demand_statistics_computed",
+        "int_lead_time_statistics_computed", "int_material_sites_filtered_to_active",
+    }
+    for name, node in models.items():
+        layer = node["fqn"][1]
+        assert layer in ("staging", "intermediate", "marts"), name
+        assert layer in node["tags"], f"{name} is not tagged with its layer"
+        assert node["schema"] == layer, f"{name} builds into {node['schema']}"
+        assert node["description"], f"{name} is not documented"
+        if layer == "staging":
+            assert node["config"]["materialized"] == "view", name
+        elif layer == "intermediate":
+            assert node["config"]["materialized"] in ("view", "table"), name
+        else:
+            assert node["config"]["materialized"] in ("table", "incremental"), name
+            assert node["config"]["grants"] == {"select": ["nova_bi_reader"]}, name
+            assert node["config"]["indexes"], f"{name} has no index"
+        # only staging reads sources
+        assert bool(node["sources"]) == (layer == "staging"), name
+    assert models["fct_demand_daily"]["config"]["materialized"] == "incremental"
+    assert models["fct_demand_daily"]["config"]["unique_key"] == ["material_id", "site_id", "demand_date"]
+
+
+def test_forecast_tag_marks_exactly_what_reads_the_forecast_tables(manifest):
+    tagged = {node["name"] for node in manifest["nodes"].values()
+              if "forecast" in node["tags"] and node["resource_type"] == "model"}
+    assert tagged == {"fct_forecasts", "stg_forecast__forecast_runs", "stg_forecast__forecast_values"}
+    # every test on them has a forecast-tagged parent (model or source), so indirect selection
+    # drops it with `--exclude tag:forecast` and keeps it with `--select tag:forecast`
+    tags = {uid: node["tags"] for uid, node in {**manifest["nodes"], **manifest["sources"]}.items()}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        parents = node["depends_on"]["nodes"]
+        if any("forecast" in parent.split(".")[-1] for parent in parents):
+            assert any("forecast" in tags[parent] for parent in parents), node["name"]
+
+
+def test_every_primary_key_is_tested(manifest):
+    tests_by_model: dict[str, set[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("test_metadata"):
+            for parent in node["depends_on"]["nodes"]:
+                tests_by_model.setdefault(parent.split(".")[-1], set()).add(node["test_metadata"]["name"])
+    for name in _models(manifest):
+        if name == "int_demand_aggregated_to_daily":
+            continue  # a view tested through fct_demand_daily, the table built from it
+        kinds = tests_by_model.get(name, set())
+        assert "unique_combination" in kinds or {"unique", "not_null"} <= kinds, f"{name}: {kinds}"
+
+
+def test_macros_documented_and_unit_tests_present(manifest):
+    ours = {macro["name"]: macro for macro in manifest["macros"].values()
+            if macro["package_name"] == "nova_corrente"}
+    assert {"service_level_z", "safety_stock", "reorder_point", "generate_schema_name",
+            "test_unique_combination", "ensure_bi_reader_role"} <= set(ours)
+    for name, macro in ours.items():
+        assert macro["description"], f"macro {name} is not documented in macros/_macros.yml"
+    unit_tests = {test["name"] for test in manifest["unit_tests"].values()}
+    assert {"reorder_points_textbook_examples", "service_level_z_matches_normal_tables"} <= unit_tests
+    snapshots = [node for node in manifest["nodes"].values() if node["resource_type"] == "snapshot"]
+    assert [(node["name"], node["schema"], node["config"]["strategy"]) for node in snapshots] == [
+        ("snap_erp__materials", "snapshots", "timestamp")
+    ]
+
+
+def test_no_package_dependencies_and_no_secrets():
+    assert not (PROJECT_DIR / "packages.yml").exists()
+    assert not (PROJECT_DIR / "dependencies.yml").exists()
+    profiles = (PROJECT_DIR / "profiles.yml").read_text()
+    for name in ("HOST", "PORT", "USER", "PASSWORD", "DBNAME"):
+        assert f"env_var('NOVA_DBT_{name}')" in profiles
+    assert not re.search(r"^\s*(password|user|host):\s*[^\"'{\s]", profiles, re.MULTILINE)
+
+
+def test_holiday_seed_equals_generator_output():
+    path = PROJECT_DIR / "scripts" / "generate_holidays.py"
+    spec = importlib.util.spec_from_file_location("generate_holidays", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.holiday_rows()
+    committed = (PROJECT_DIR / "seeds" / "br_ba_holidays.csv").read_text(encoding="utf-8")
+    assert committed == module.render_csv(rows), "seed out of date: run dbt_project/scripts/generate_holidays.py"
+    assert module.main(["--check"]) == 0
+    # a few facts a reader can check: national, Bahia-only, and optional days
+    by_key = {(day.isoformat(), category): name for day, name, category in rows}
+    assert by_key[("2024-07-02", "public")] == "Independência da Bahia"
+    assert by_key[("2024-11-20", "public")].startswith("Dia Nacional de Zumbi")
+    assert by_key[("2024-02-13", "optional")] == "Carnaval"
+    assert {day.year for day, _, _ in rows} == set(range(module.FIRST_YEAR, module.LAST_YEAR + 1))
