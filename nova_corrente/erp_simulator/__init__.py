@@ -2,9 +2,9 @@
 
 ``simulate(SimulationConfig(seed=...))`` builds master data, daily spare-part demand with a
 rainy-season peak, an (s, Q) replenishment process with purchase orders and stock movements, and
-the external weather/economic feeds; ``load_erp`` writes the ERP as of any instant into
-PostgreSQL (``schema.sql`` is the contract) and ``write_feed_files`` drops the feeds as monthly
-CSVs in the landing folder. CLI: ``python -m nova_corrente.erp_simulator --help``.
+the external weather/economic/ANATEL 5G rollout feeds; ``load_erp`` writes the ERP as of any
+instant into PostgreSQL (``schema.sql`` is the contract) and ``write_feed_files`` drops the feeds
+as monthly CSVs in the landing folder. CLI: ``python -m nova_corrente.erp_simulator --help``.
 """
 
 from nova_corrente.erp_simulator.config import (

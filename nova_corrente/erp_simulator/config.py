@@ -176,6 +176,9 @@ class ErpData:
     """Long frame (material_id, site_id, demand_date, expected_demand): the generating mean."""
     weather: pd.DataFrame
     economic: pd.DataFrame
+    anatel_5g: pd.DataFrame
+    """Long frame (city, reference_month, operator, stations_5g, population_covered_pct): licensed
+    5G stations per site city and operator as of the first day of each month (cumulative)."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Final ERP tables by name, in foreign-key order."""

@@ -1,8 +1,8 @@
 """`simulate(config) -> ErpData`: the whole simulated ERP from one seed.
 
-Composition only: master data (``catalog``), weather and economy (``feeds``), demand
-(``demand``), stock and purchasing (``inventory``); this module turns their index frames into the
-ERP tables with ids and UTC timestamps.
+Composition only: master data (``catalog``), weather, economy and the 5G rollout (``feeds``),
+demand (``demand``), stock and purchasing (``inventory``); this module turns their index frames
+into the ERP tables with ids and UTC timestamps.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from nova_corrente.erp_simulator.config import (
     MOVEMENT_TYPES, TABLE_COLUMNS, ErpData, SimulationConfig, midnight_dates, rng_for, utc_timestamps,
 )
 from nova_corrente.erp_simulator.demand import build_series, expected_demand, sample_demand, truth_frame
-from nova_corrente.erp_simulator.feeds import simulate_economic, simulate_weather_matrix, weather_frame
+from nova_corrente.erp_simulator.feeds import (
+    anatel_5g_frame, month_range, rollout_demand_factor, simulate_5g_additions, simulate_economic,
+    simulate_weather_matrix, weather_frame,
+)
 from nova_corrente.erp_simulator.inventory import WINDOWS, reorder_policy, simulate_stock
 from nova_corrente.erp_simulator.seasonality import day_range
 
@@ -40,7 +43,11 @@ def simulate(config: SimulationConfig | None = None) -> ErpData:
     series = build_series(pairs, material_params, site_params)
     cities = list(dict.fromkeys(sites["city"]))
     weather_m = simulate_weather_matrix(cfg.seed, days, cities)
-    expected = expected_demand(days, series, weather_m["precipitation_mm"], cities)
+    months = month_range(days)
+    additions_5g = simulate_5g_additions(cfg.seed, months, cities)
+    is_transmission = material_params["category"].to_numpy()[series["material_index"].to_numpy()] == "transmission"
+    expected = expected_demand(days, series, weather_m["precipitation_mm"], cities) * rollout_demand_factor(
+        days, months, cities, additions_5g, series["city"].to_numpy(), is_transmission)
     demand = sample_demand(cfg.seed, expected, series)
 
     preferred = lead_times[lead_times["is_preferred"]].set_index("material_id")
@@ -89,6 +96,7 @@ def simulate(config: SimulationConfig | None = None) -> ErpData:
         truth=truth_frame(days, series, expected),
         weather=weather_frame(days, cities, weather_m),
         economic=simulate_economic(cfg.seed, days),
+        anatel_5g=anatel_5g_frame(months, cities, additions_5g),
     )
 
 

@@ -1,7 +1,8 @@
 """Landing files of the external feeds into ``raw.feed_*`` (one batch per file).
 
-Layout: ``<landing_dir>/weather/*.csv|*.parquet`` -> ``raw.feed_weather_daily`` and
-``<landing_dir>/economic/*.csv|*.parquet`` -> ``raw.feed_economic_indicators``. CSV files are
+Layout: ``<landing_dir>/weather/*.csv|*.parquet`` -> ``raw.feed_weather_daily``,
+``<landing_dir>/economic/*.csv|*.parquet`` -> ``raw.feed_economic_indicators`` and
+``<landing_dir>/anatel_5g/*.csv|*.parquet`` -> ``raw.feed_anatel_5g_rollout``. CSV files are
 comma-separated UTF-8 with a header row (a BOM is tolerated), dates ``YYYY-MM-DD``, decimals with
 a dot; an empty measure cell is NULL, an empty key cell is an error.
 
@@ -10,7 +11,10 @@ a dot; an empty measure cell is NULL, an empty key cell is an error.
   replaces the rows of its previous batch, in the same transaction as its new rows.
 * Each file is validated whole before anything is written: exactly the feed's columns (the error
   names missing and unexpected columns), every value parses (the error names the row, column and
-  value), no duplicate key inside the file (the error names the key and rows).
+  value), values within the feed's bounds (e.g. a percentage in 0..100), no duplicate key inside
+  the file (the error names the key and rows), and cumulative columns (``Feed.non_decreasing``,
+  e.g. licensed 5G stations) never decrease along the feed's month column, neither inside the file
+  nor against the rows other files already put in raw (batches not rejected).
 * A bad file is *held back*: nothing of it is loaded, it is listed in the report with its error
   and logged, and it is LEFT WHERE IT IS (the landing folder belongs to the senders; moving files
   out of it would race with them). It is reported again at every run until a corrected file, which
@@ -46,7 +50,12 @@ from nova_corrente.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
 
-ColumnKind = Literal["text", "date", "numeric"]
+ColumnKind = Literal["text", "date", "month", "numeric", "integer"]
+# PostgreSQL type of each column kind ('month' = a date on the first day of its month)
+SQL_TYPES: dict[str, str] = {
+    "text": "text", "date": "date", "month": "date", "numeric": "numeric", "integer": "integer",
+}
+_INTEGER_LIMIT = 2**31
 FILE_SUFFIXES = (".csv", ".parquet")
 MAX_ERRORS_PER_FILE = 10
 _SPOOL_BYTES = 16 << 20
@@ -55,16 +64,37 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class Feed:
-    """An external feed: its landing subfolder, raw table, columns and key."""
+    """An external feed: its landing subfolder, raw table, columns and key.
+
+    ``bounds`` are (column, lowest, highest) limits (None = open). ``non_decreasing`` columns are
+    cumulative: within each group of the other key columns they must not decrease along the key
+    column ``sequence`` (a date or month column).
+    """
 
     name: str
     table: str
     columns: tuple[tuple[str, ColumnKind], ...]
     key: tuple[str, ...]
+    bounds: tuple[tuple[str, Decimal | None, Decimal | None], ...] = ()
+    sequence: str | None = None
+    non_decreasing: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def group_key(self) -> tuple[str, ...]:
+        """The key columns other than ``sequence``: what a cumulative series is counted per."""
+        return tuple(name for name in self.key if name != self.sequence)
+
+    def kind_of(self, column: str) -> ColumnKind:
+        """The declared kind of ``column``."""
+        return dict(self.columns)[column]
+
+    def __post_init__(self) -> None:
+        if self.non_decreasing and self.sequence not in self.key:
+            raise ValueError(f"feed {self.name}: non_decreasing columns need a sequence column in the key")
 
 
 FEEDS: tuple[Feed, ...] = (
@@ -90,6 +120,21 @@ FEEDS: tuple[Feed, ...] = (
             ("ipca_index", "numeric"),
         ),
         key=("indicator_date",),
+    ),
+    Feed(
+        name="anatel_5g",
+        table="feed_anatel_5g_rollout",
+        columns=(
+            ("city", "text"),
+            ("reference_month", "month"),
+            ("operator", "text"),
+            ("stations_5g", "integer"),
+            ("population_covered_pct", "numeric"),
+        ),
+        key=("city", "reference_month", "operator"),
+        bounds=(("stations_5g", Decimal(0), None), ("population_covered_pct", Decimal(0), Decimal(100))),
+        sequence="reference_month",
+        non_decreasing=("stations_5g",),
     ),
 )
 
@@ -164,7 +209,8 @@ def parse_value(kind: ColumnKind, value: object) -> str | None:
     """Normalise one cell to its COPY text (None = NULL); raise ValueError for a bad value.
 
     text: stripped, empty -> NULL. date: ``YYYY-MM-DD`` strings, dates, midnight datetimes.
-    numeric: decimal strings with a dot, ints, finite floats and decimals.
+    month: a date on the first day of its month. numeric: decimal strings with a dot, ints, finite
+    floats and decimals. integer: a numeric that is whole and fits a PostgreSQL ``integer``.
     """
     if value is None:
         return None
@@ -176,6 +222,11 @@ def parse_value(kind: ColumnKind, value: object) -> str | None:
         if not isinstance(value, str):
             raise ValueError("expected text")
         return value
+    if kind == "month":
+        day = parse_value("date", value)
+        if day is not None and not day.endswith("-01"):
+            raise ValueError("expected the first day of a month")
+        return day
     if kind == "date":
         if isinstance(value, datetime):
             if value.time() != datetime.min.time() or value.tzinfo is not None:
@@ -201,7 +252,133 @@ def parse_value(kind: ColumnKind, value: object) -> str | None:
         raise ValueError("expected a number")
     if not number.is_finite():
         raise ValueError("expected a finite number")
+    if kind == "integer":
+        if number != number.to_integral_value():
+            raise ValueError("expected a whole number")
+        if not -_INTEGER_LIMIT <= number < _INTEGER_LIMIT:
+            raise ValueError("out of range for an integer")
+        return str(int(number))
     return str(number)
+
+
+def check_bounds(feed: Feed, column: str, value: str) -> None:
+    """Raise ValueError when the normalised ``value`` of ``column`` is outside the feed's bounds."""
+    for name, low, high in feed.bounds:
+        if name != column:
+            continue
+        number = Decimal(value)
+        if (low is not None and number < low) or (high is not None and number > high):
+            if high is None:
+                raise ValueError(f"must be at least {low}")
+            if low is None:
+                raise ValueError(f"must be at most {high}")
+            raise ValueError(f"must be between {low} and {high}")
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One value of a cumulative column: at which ``sequence`` value, and where it comes from."""
+
+    sequence: str
+    value: Decimal
+    where: str
+
+
+SeriesPoints = dict[tuple[str, tuple[str, ...]], list[SeriesPoint]]
+"""(column, group key values) -> points, for the feed's ``non_decreasing`` columns."""
+
+
+def _sequence_key(feed: Feed, text: str) -> str | Decimal:
+    """Sort key of a normalised ``sequence`` value (ISO dates sort as text)."""
+    return Decimal(text) if feed.sequence and feed.kind_of(feed.sequence) in ("numeric", "integer") else text
+
+
+def _decrease_problem(feed: Feed, column: str, group: tuple[str, ...], point: SeriesPoint, detail: str) -> str:
+    """The problem line for a cumulative value that decreases (``detail`` says against what)."""
+    return (
+        f"{point.where}, column {column}: bad value '{point.value}' ({detail}, ({', '.join(group)});"
+        f" {column} must not decrease over {feed.sequence} per {', '.join(feed.group_key)})"
+    )
+
+
+def _decreases_in_file(
+    feed: Feed, column: str, group: tuple[str, ...], ordered: list[SeriesPoint]
+) -> list[str]:
+    """Points of one series (sorted by sequence) below the highest earlier point of the file."""
+    problems: list[str] = []
+    highest: SeriesPoint | None = None
+    for point in ordered:
+        if highest is not None and point.value < highest.value:
+            detail = f"below {highest.value} on {highest.where} for {feed.sequence} {highest.sequence}"
+            problems.append(_decrease_problem(feed, column, group, point, detail))
+        else:
+            highest = point
+    return problems
+
+
+def _loaded_detail(feed: Feed, word: str, bound: SeriesPoint) -> str:
+    """``below 12 already loaded from <file> for <sequence> <value>``."""
+    return f"{word} {bound.value} already loaded from {bound.where} for {feed.sequence} {bound.sequence}"
+
+
+def _decreases_against_loaded(
+    feed: Feed, column: str, group: tuple[str, ...], ordered: list[SeriesPoint], loaded: list[SeriesPoint]
+) -> list[str]:
+    """Points of one series below a loaded earlier value or above a loaded later one."""
+    problems: list[str] = []
+    for point in ordered:
+        key = _sequence_key(feed, point.sequence)
+        before = max((other for other in loaded if _sequence_key(feed, other.sequence) < key),
+                     key=lambda other: other.value, default=None)
+        after = min((other for other in loaded if _sequence_key(feed, other.sequence) > key),
+                    key=lambda other: other.value, default=None)
+        if before is not None and point.value < before.value:
+            problems.append(_decrease_problem(feed, column, group, point, _loaded_detail(feed, "below", before)))
+        if after is not None and point.value > after.value:
+            problems.append(_decrease_problem(feed, column, group, point, _loaded_detail(feed, "above", after)))
+    return problems
+
+
+def decreasing_problems(feed: Feed, in_file: SeriesPoints, loaded: SeriesPoints) -> list[str]:
+    """Problems for cumulative values that decrease inside the file or against ``loaded`` points.
+
+    Inside the file each point is compared with the highest earlier point of its series; against
+    ``loaded`` (other files' rows), with the highest earlier and the lowest later value.
+    """
+    problems: list[str] = []
+    for (column, group), points in in_file.items():
+        ordered = sorted(points, key=lambda point: _sequence_key(feed, point.sequence))
+        problems += _decreases_in_file(feed, column, group, ordered)
+        problems += _decreases_against_loaded(feed, column, group, ordered, loaded.get((column, group), []))
+    return problems
+
+
+def loaded_series_points(conn: Connection, feed: Feed, path: Path) -> SeriesPoints:
+    """The ``non_decreasing`` values other files of the feed already put in raw (batches not rejected).
+
+    Rows of the file's own earlier batches are left out: a new version of a file replaces them.
+    """
+    if not feed.non_decreasing or feed.sequence is None:
+        return {}
+    names = [*feed.group_key, feed.sequence, *feed.non_decreasing]
+    query = sql.SQL(
+        "select {}, r._source from {} as r join audit.load_batches as b on b.batch_id = r._batch_id"
+        " where b.source <> %s and b.status <> 'rejected'"
+    ).format(
+        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(name)) for name in names),
+        sql.Identifier("raw", feed.table),
+    )
+    points: SeriesPoints = {}
+    with conn.cursor() as cur:
+        cur.execute(query, (file_batch_source(feed, path),))
+        for *cells, source in cur.fetchall():
+            row = {name: parse_value(feed.kind_of(name), cell) for name, cell in zip(names, cells)}
+            group = tuple(str(row[name]) for name in feed.group_key)  # key columns are never NULL in raw
+            for column in feed.non_decreasing:
+                if (value := row[column]) is not None:
+                    points.setdefault((column, group), []).append(
+                        SeriesPoint(str(row[feed.sequence]), Decimal(value), source))
+    return points
 
 
 def _check_columns(feed: Feed, relative: str, header: Iterable[str]) -> list[str]:
@@ -256,14 +433,22 @@ def _parquet_rows(feed: Feed, path: Path, relative: str) -> Iterator[tuple[str, 
             yield f"row {number}", row
 
 
-def validate_file(feed: Feed, path: Path, relative: str, out: IO[str], batch_id: str) -> int:
+def validate_file(
+    feed: Feed, path: Path, relative: str, out: IO[str], batch_id: str, loaded: SeriesPoints | None = None,
+) -> int:
     """Check a landing file and write its rows as COPY CSV (plus ``_batch_id``, ``_source``) to ``out``.
 
-    Returns the row count; raises ``FileRejected`` listing up to ``MAX_ERRORS_PER_FILE`` problems.
+    ``loaded``: values of the feed's cumulative columns already in raw from other files
+    (``loaded_series_points``). Returns the row count; raises ``FileRejected`` listing up to
+    ``MAX_ERRORS_PER_FILE`` problems.
     """
     rows = _parquet_rows(feed, path, relative) if path.suffix.lower() == ".parquet" else _csv_rows(feed, path, relative)
     writer = csv.writer(out, lineterminator="\n")
     key_positions = [feed.column_names.index(name) for name in feed.key]
+    group_positions = [feed.column_names.index(name) for name in feed.group_key]
+    sequence_position = feed.column_names.index(feed.sequence) if feed.sequence else -1
+    cumulative = [(name, feed.column_names.index(name)) for name in feed.non_decreasing]
+    in_file: SeriesPoints = {}
     seen: dict[tuple[str, ...], str] = {}
     problems: list[str] = []
     count = 0
@@ -277,6 +462,8 @@ def validate_file(feed: Feed, path: Path, relative: str, out: IO[str], batch_id:
                     value = parse_value(kind, raw)
                     if value is None and name in feed.key:
                         raise ValueError("key column is empty")
+                    if value is not None:
+                        check_bounds(feed, name, value)
                 except ValueError as exc:
                     problems.append(f"{label}, column {name}: bad value {raw!r} ({exc})")
                     value = None
@@ -288,6 +475,12 @@ def validate_file(feed: Feed, path: Path, relative: str, out: IO[str], batch_id:
                     problems.append(
                         f"duplicate key ({', '.join(feed.key)}) = ({', '.join(key)}) on {first} and {label}"
                     )
+                else:
+                    group = tuple(str(values[position]) for position in group_positions)
+                    for name, position in cumulative:
+                        if (value := values[position]) is not None:
+                            in_file.setdefault((name, group), []).append(
+                                SeriesPoint(str(values[sequence_position]), Decimal(value), label))
             if len(problems) >= MAX_ERRORS_PER_FILE:
                 problems.append(f"... stopped after {MAX_ERRORS_PER_FILE} problems")
                 break
@@ -298,6 +491,10 @@ def validate_file(feed: Feed, path: Path, relative: str, out: IO[str], batch_id:
         raise
     except Exception as exc:  # pyarrow errors on a corrupt Parquet file
         raise FileRejected(f"{relative}: unreadable: {type(exc).__name__}: {exc}") from exc
+    if len(problems) <= MAX_ERRORS_PER_FILE:
+        problems.extend(decreasing_problems(feed, in_file, loaded or {}))
+        if len(problems) > MAX_ERRORS_PER_FILE:
+            problems[MAX_ERRORS_PER_FILE:] = [f"... stopped after {MAX_ERRORS_PER_FILE} problems"]
     if problems:
         raise FileRejected(f"{relative}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     if count == 0:
@@ -310,7 +507,9 @@ def ensure_feed_tables(conn: Connection) -> None:
     with conn.cursor() as cur:
         for feed in FEEDS:
             table = sql.Identifier("raw", feed.table)
-            columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in feed.columns]
+            columns = [
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(SQL_TYPES[kind])) for name, kind in feed.columns
+            ]
             cur.execute(
                 sql.SQL(
                     "create table if not exists {} ({}, _batch_id text not null, _source text not null,"
@@ -384,6 +583,7 @@ def _load_one(
     with conn.cursor() as cur:
         cur.execute("select status from audit.load_batches where batch_id = %s", (batch_id,))
         row = cur.fetchone()
+    loaded = loaded_series_points(conn, feed, path) if row is None else {}
     conn.rollback()
     if row is not None:
         report.skipped.append(path)
@@ -391,7 +591,7 @@ def _load_one(
         return
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+", newline="") as spool:
         try:
-            row_count = validate_file(feed, path, relative, spool, batch_id)
+            row_count = validate_file(feed, path, relative, spool, batch_id, loaded)
         except FileRejected as exc:
             report.held_back.append(HeldBackFile(feed.name, path, str(exc)))
             log.error("landing %s held back (not loaded, left in place): %s", relative, exc)
