@@ -46,8 +46,14 @@ _execution = ExecutionConfig(
 
 
 def _render(**selection: list[str]) -> RenderConfig:
+    # BUILD: one task per model runs the model and its tests, so a failing test stops everything
+    # downstream. Tests with two parents (relationships) get their own task after both parents.
     return RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD, emit_datasets=False, **selection
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.BUILD,
+        should_detach_multiple_parents_tests=True,
+        emit_datasets=False,
+        **selection,
     )
 
 
