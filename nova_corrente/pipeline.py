@@ -74,7 +74,10 @@ def forecast(pg: PostgresSettings, run_id: str) -> dict[str, Any]:
     """Forecast every active material-site from the demand mart and write the forecast tables."""
     from nova_forecast.warehouse import run_forecasts
 
-    summary = run_forecasts(pg, source=f"airflow:{run_id}")
+    summary = run_forecasts(pg, source=f"airflow:{run_id}", artifacts_dir=nova_home() / "forecast_runs")
+    log.info("forecast run %s: %d series, %d rows, models %s (%.1fs); plots in %s", summary.run_id,
+             summary.series_count, summary.rows_written, summary.models_selected, summary.seconds,
+             summary.artifacts_dir)
     return summary.as_dict()
 
 

@@ -1,0 +1,374 @@
+"""The forecast task: read ``marts.fct_demand_daily``, forecast, write the run atomically.
+
+``run_forecasts`` writes one run in one transaction: the ``marts.forecast_runs`` row (parameters,
+data fingerprint, backtest metrics per candidate) and every ``marts.forecast_values`` row (COPY).
+A reader sees either the previous run or the complete new one, never a half-written run; a
+failure anywhere rolls the whole run back and leaves the previous runs as they were. The current
+run is the latest by ``generated_at``. Older runs are kept (the last ``keep_runs``), so the
+forecasts published on a given morning can be audited later.
+
+Idempotent: re-running with the same ``run_id`` (e.g. the Airflow run id, with ``generated_at``
+= the data interval end) replaces that run in the same transaction instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nova_forecast._version import __version__
+from nova_forecast.data import InputError, fingerprint, load_panel
+from nova_forecast.engine import DEFAULT_MODELS, EngineConfig, ForecastResult, build_models, forecast_panel
+
+if TYPE_CHECKING:  # the platform's settings; imported lazily so the package stays standalone
+    from nova_corrente.settings import PostgresSettings
+
+log = logging.getLogger(__name__)
+
+DEMAND_TABLE = "marts.fct_demand_daily"
+DEFAULT_SOURCE = DEMAND_TABLE
+
+FORECAST_DDL = """
+create schema if not exists marts;
+
+create table if not exists marts.forecast_runs (
+    run_id            text primary key,
+    model_version     text not null,
+    generated_at      timestamptz not null,
+    source            text not null,
+    dataset_id        text not null,
+    parameters        jsonb not null,
+    data_fingerprint  text not null,
+    metrics           jsonb not null,
+    series_count      integer not null check (series_count >= 0)
+);
+
+create index if not exists forecast_runs_generated_at_idx on marts.forecast_runs (generated_at desc);
+
+create table if not exists marts.forecast_values (
+    run_id          text not null references marts.forecast_runs (run_id) on delete cascade,
+    material_id     text not null,
+    site_id         text not null,
+    forecast_date   date not null,
+    yhat            double precision not null,
+    yhat_lo_80      double precision not null,
+    yhat_hi_80      double precision not null,
+    yhat_lo_95      double precision not null,
+    yhat_hi_95      double precision not null,
+    model           text not null,
+    demand_class    text not null,
+    model_version   text not null,
+    generated_at    timestamptz not null,
+    source          text not null,
+    dataset_id      text not null,
+    primary key (run_id, material_id, site_id, forecast_date),
+    constraint forecast_values_bounds_ordered check (
+        0 <= yhat_lo_95 and yhat_lo_95 <= yhat_lo_80 and yhat_lo_80 <= yhat
+        and yhat <= yhat_hi_80 and yhat_hi_80 <= yhat_hi_95
+    )
+);
+"""
+
+VALUE_COLUMNS = (
+    "run_id", "material_id", "site_id", "forecast_date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95",
+    "yhat_hi_95", "model", "demand_class", "model_version", "generated_at", "source", "dataset_id",
+)
+
+
+@dataclass
+class RunSummary:
+    """What a forecast run did: identity, metadata, sizes and backtest metrics."""
+
+    run_id: str
+    model_version: str
+    generated_at: datetime
+    source: str
+    dataset_id: str
+    data_fingerprint: str
+    series_count: int
+    rows_written: int
+    horizon_days: int
+    models_selected: dict[str, int]
+    demand_classes: dict[str, int]
+    metrics: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    pruned_runs: int = 0
+    artifacts_dir: Path | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able summary (for an Airflow XCom or a log line); metrics reduced to the selection's."""
+        return {
+            "run_id": self.run_id,
+            "model_version": self.model_version,
+            "generated_at": self.generated_at.isoformat(),
+            "source": self.source,
+            "dataset_id": self.dataset_id,
+            "data_fingerprint": self.data_fingerprint,
+            "series_count": self.series_count,
+            "rows_written": self.rows_written,
+            "horizon_days": self.horizon_days,
+            "models_selected": dict(self.models_selected),
+            "demand_classes": dict(self.demand_classes),
+            "selection_metrics": self.metrics.get("selection", {}),
+            "warnings": list(self.warnings),
+            "pruned_runs": self.pruned_runs,
+            "artifacts_dir": None if self.artifacts_dir is None else str(self.artifacts_dir),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def ensure_forecast_tables(conn: Any) -> None:
+    """Create ``marts.forecast_runs`` and ``marts.forecast_values`` if missing (caller's transaction)."""
+    with conn.cursor() as cur:
+        cur.execute(FORECAST_DDL)
+
+
+def read_daily_demand(pg: PostgresSettings) -> pd.DataFrame:
+    """``marts.fct_demand_daily`` in long format: unique_id (material_id@site_id), ds, y,
+    material_id, site_id (and family_id when the mart has it)."""
+    import psycopg2
+
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'fct_demand_daily'"
+        )
+        columns = {row[0] for row in cur.fetchall()}
+        if not columns:
+            raise InputError(f"{DEMAND_TABLE} does not exist in database {pg.warehouse_db}; run the dbt models first")
+        family = ", family_id" if "family_id" in columns else ""
+        buffer = io.StringIO()
+        cur.copy_expert(
+            f"copy (select material_id || '@' || site_id as unique_id, demand_date as ds, "
+            f"quantity_consumed::float8 as y, material_id, site_id{family} from {DEMAND_TABLE} "
+            f"order by material_id, site_id, demand_date) to stdout with (format csv, header true)",
+            buffer,
+        )
+    conn.close()
+    buffer.seek(0)
+    dtypes = {"unique_id": str, "material_id": str, "site_id": str, "family_id": str}
+    frame = pd.read_csv(buffer, dtype=dtypes, parse_dates=["ds"])
+    frame["y"] = frame["y"].astype("float64")
+    return frame
+
+
+def run_forecasts(
+    pg: PostgresSettings,
+    horizon_days: int = 28,
+    *,
+    model_version: str = f"nova_forecast-{__version__}",
+    dataset_id: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    run_id: str | None = None,
+    generated_at: datetime | None = None,
+    folds: int = 3,
+    models: tuple[str, ...] = DEFAULT_MODELS,
+    top_k: int = 3,
+    n_jobs: int = 1,
+    config: EngineConfig | None = None,
+    keep_runs: int | None = 30,
+    artifacts_dir: Path | None = None,
+    plot_top: int = 10,
+    demand: pd.DataFrame | None = None,
+    reconcile: bool = False,
+) -> RunSummary:
+    """Backtest, select and forecast every material-site of ``marts.fct_demand_daily`` and write
+    the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction.
+
+    ``dataset_id`` defaults to the data fingerprint (sha256 of the input series); ``run_id`` to
+    ``<generated_at>-<fingerprint[:12]>``; ``generated_at`` to now (pass the data interval end
+    for reproducible runs). ``keep_runs`` prunes all but the newest N runs (None keeps all).
+    With ``artifacts_dir`` the run also writes ``<artifacts_dir>/<run_id>/`` with ``run.json``
+    and PNG plots of the ``plot_top`` materials with the most demand. ``demand`` replaces the
+    read of the mart (same columns as :func:`read_daily_demand`). ``reconcile`` makes the site
+    forecasts add up to forecasts of the material (and family, when the mart has family_id)
+    totals (:mod:`nova_forecast.reconcile`).
+    """
+    started = time.perf_counter()
+    config = config or EngineConfig(horizon=horizon_days, freq="D", folds=folds, models=models, top_k=top_k,
+                                    n_jobs=n_jobs)
+    frame = read_daily_demand(pg) if demand is None else demand
+    if frame.empty:
+        raise InputError(f"{DEMAND_TABLE} has no rows: nothing to forecast")
+    data_fingerprint = fingerprint(frame)
+    dataset_id = dataset_id or data_fingerprint
+    generated_at = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    run_id = run_id or f"{generated_at:%Y%m%dT%H%M%SZ}-{data_fingerprint[:12]}"
+
+    panel, input_warnings = load_panel(frame[["unique_id", "ds", "y"]], config.freq)
+    result = forecast_panel(panel, config)
+    result.warnings[:0] = input_warnings
+    if reconcile:
+        from nova_forecast.reconcile import reconcile as reconcile_totals
+
+        hierarchy = frame.drop_duplicates("unique_id")[[c for c in ("unique_id", "material_id", "family_id")
+                                                         if c in frame.columns]]
+        try:
+            result = reconcile_totals(result, hierarchy, config).result
+        except InputError as exc:  # optional step: never blocks the forecasts themselves
+            message = f"forecasts written unreconciled: {exc}"
+            result.warnings.append(message)
+            log.warning(message)
+    values = _values_frame(result, frame, run_id, model_version, generated_at, source, dataset_id)
+    run_metrics = {**result.summary(), "skipped": _skipped_counts(result), "warnings": result.warnings}
+    parameters = {**config.to_dict(), "model_params": {n: m.params() for n, m in build_models(config).items()},
+                  "keep_runs": keep_runs, "reconcile": reconcile}
+
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn:  # one transaction: commit on success, roll back on any error
+            ensure_forecast_tables(conn)
+            with conn.cursor() as cur:
+                cur.execute("delete from marts.forecast_runs where run_id = %s", (run_id,))
+                cur.execute(
+                    "insert into marts.forecast_runs (run_id, model_version, generated_at, source, dataset_id, "
+                    "parameters, data_fingerprint, metrics, series_count) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (run_id, model_version, generated_at, source, dataset_id, json.dumps(parameters, default=str),
+                     data_fingerprint, json.dumps(run_metrics, default=_json_default), int(panel.n_series)),
+                )
+                _copy_values(cur, values)
+                pruned = _prune_runs(cur, keep_runs)
+    finally:
+        conn.close()
+    log.info("forecast run %s: %d series, %d rows written, %d older runs pruned", run_id, panel.n_series,
+             len(values), pruned)
+
+    run_dir = None
+    if artifacts_dir is not None:
+        run_dir = write_artifacts(result, Path(artifacts_dir) / _safe_name(run_id), run_id=run_id,
+                                  parameters=parameters, metrics=run_metrics, plot_top=plot_top,
+                                  groups=_material_of(frame))
+    summary = result.summary()
+    return RunSummary(
+        run_id=run_id, model_version=model_version, generated_at=generated_at, source=source,
+        dataset_id=dataset_id, data_fingerprint=data_fingerprint, series_count=int(panel.n_series),
+        rows_written=len(values), horizon_days=config.horizon, models_selected=summary["models_selected"],
+        demand_classes=summary["demand_classes"], metrics=run_metrics, warnings=list(result.warnings),
+        pruned_runs=pruned, artifacts_dir=run_dir, seconds=time.perf_counter() - started,
+    )
+
+
+def list_runs(pg: PostgresSettings) -> pd.DataFrame:
+    """The run registry, newest first: identity, metadata, size and the selection's backtest RMSSE."""
+    import psycopg2
+
+    columns = ["run_id", "generated_at", "model_version", "source", "dataset_id", "series_count", "rmsse",
+               "models_selected"]
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass('marts.forecast_runs')")
+            if cur.fetchone()[0] is None:
+                return pd.DataFrame(columns=columns)
+            cur.execute(
+                "select run_id, generated_at, model_version, source, dataset_id, series_count, "
+                "(metrics -> 'selection' ->> 'rmsse')::float8, metrics -> 'models_selected' "
+                "from marts.forecast_runs order by generated_at desc, run_id desc"
+            )
+            return pd.DataFrame(cur.fetchall(), columns=columns)
+    finally:
+        conn.close()
+
+
+def latest_run_id(pg: PostgresSettings) -> str | None:
+    """The current run: the latest by ``generated_at`` (None when there is none)."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass('marts.forecast_runs')")
+            if cur.fetchone()[0] is None:
+                return None
+            cur.execute("select run_id from marts.forecast_runs order by generated_at desc, run_id desc limit 1")
+            row = cur.fetchone()
+            return None if row is None else str(row[0])
+    finally:
+        conn.close()
+
+
+# --- internals ----------------------------------------------------------------------------------------
+
+def _values_frame(result: ForecastResult, frame: pd.DataFrame, run_id: str, model_version: str,
+                  generated_at: datetime, source: str, dataset_id: str) -> pd.DataFrame:
+    keys = frame.drop_duplicates("unique_id").set_index("unique_id")[["material_id", "site_id"]]
+    out = result.forecasts.join(keys, on="unique_id")
+    missing = out["material_id"].isna()
+    if missing.any():  # ids built elsewhere: split material@site
+        parts = out.loc[missing, "unique_id"].str.split("@", n=1, expand=True)
+        out.loc[missing, "material_id"], out.loc[missing, "site_id"] = parts[0], parts[1]
+    out = out.assign(run_id=run_id, forecast_date=out["ds"].dt.date, model_version=model_version,
+                     generated_at=generated_at.isoformat(), source=source, dataset_id=dataset_id)
+    return out[list(VALUE_COLUMNS)]
+
+
+def _copy_values(cur: Any, values: pd.DataFrame) -> None:
+    """COPY the forecast rows (CSV through memory, one round trip)."""
+    buffer = io.StringIO()
+    values.to_csv(buffer, index=False, header=False, float_format="%.6f")
+    buffer.seek(0)
+    cur.copy_expert(f"copy marts.forecast_values ({', '.join(VALUE_COLUMNS)}) from stdin with (format csv)", buffer)
+
+
+def _prune_runs(cur: Any, keep_runs: int | None) -> int:
+    if keep_runs is None:
+        return 0
+    cur.execute(
+        "delete from marts.forecast_runs where run_id in (select run_id from marts.forecast_runs "
+        "order by generated_at desc, run_id desc offset %s)",
+        (max(int(keep_runs), 1),),
+    )
+    return int(cur.rowcount)
+
+
+def _skipped_counts(result: ForecastResult) -> dict[str, dict[str, int]]:
+    if result.backtest is None or result.backtest.skipped.empty:
+        return {}
+    counts = result.backtest.skipped.groupby(["model", "reason"]).size()
+    out: dict[str, dict[str, int]] = {}
+    for (model, reason), count in counts.items():
+        kind = reason.split(" (")[0]
+        out.setdefault(model, {})
+        out[model][kind] = out[model].get(kind, 0) + int(count)
+    return out
+
+
+def _material_of(frame: pd.DataFrame) -> pd.Series:
+    return frame.drop_duplicates("unique_id").set_index("unique_id")["material_id"]
+
+
+def _safe_name(run_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.T" else "_" for c in run_id)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value) if np.isfinite(value) else None
+    return str(value)
+
+
+def write_artifacts(result: ForecastResult, run_dir: Path, *, run_id: str, parameters: dict[str, Any],
+                    metrics: dict[str, Any], plot_top: int = 10, groups: pd.Series | None = None) -> Path:
+    """``run.json`` (the registry entry) and PNG plots of the most important series into ``run_dir``."""
+    from nova_forecast.plots import plot_top_series
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    entry = {"run_id": run_id, "parameters": parameters, "metrics": metrics}
+    (run_dir / "run.json").write_text(json.dumps(entry, indent=2, default=_json_default) + "\n")
+    if plot_top > 0:
+        plot_top_series(result, run_dir, top=plot_top, groups=groups)
+    return run_dir

@@ -1,0 +1,151 @@
+"""The forecast task against a real PostgreSQL: metadata, atomic runs, idempotence, pruning."""
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import psycopg2
+import pytest
+
+from nova_forecast import warehouse
+from nova_forecast.engine import EngineConfig
+
+CONFIG = EngineConfig(horizon=7, folds=2, models=("naive", "seasonal_naive", "mean", "croston", "sba", "tsb"))
+DAY_1 = datetime(2024, 4, 1, 6, 0, tzinfo=timezone.utc)
+DAY_2 = datetime(2024, 4, 2, 6, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def pg(pg_module):
+    """One database for the module (creating one per test is the slow part); emptied per test."""
+    with psycopg2.connect(pg_module.dsn(pg_module.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("drop schema if exists marts cascade")
+    conn.close()
+    return pg_module
+
+
+def create_demand_mart(pg, days: int = 70) -> None:
+    rng = np.random.default_rng(5)
+    rows = []
+    for material, site, p in (("MAT-00001", "SITE-0001", 0.9), ("MAT-00001", "SITE-0002", 0.3),
+                              ("MAT-00002", "SITE-0001", 0.05)):
+        for day in range(days):
+            quantity = float((rng.random() < p) * rng.integers(1, 6))
+            rows.append((material, site, day, quantity))
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("create schema if not exists marts")
+        cur.execute("create table marts.fct_demand_daily (material_id text not null, site_id text not null, "
+                    "demand_date date not null, quantity_consumed numeric(12, 2) not null, "
+                    "primary key (material_id, site_id, demand_date))")
+        cur.executemany("insert into marts.fct_demand_daily values (%s, %s, date '2024-01-01' + %s, %s)", rows)
+    conn.close()
+
+
+def query(pg, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def test_read_daily_demand_builds_material_at_site_ids(pg):
+    create_demand_mart(pg, days=3)
+    frame = warehouse.read_daily_demand(pg)
+    assert list(frame.columns) == ["unique_id", "ds", "y", "material_id", "site_id"]
+    assert frame["unique_id"].unique().tolist() == ["MAT-00001@SITE-0001", "MAT-00001@SITE-0002",
+                                                     "MAT-00002@SITE-0001"]
+    assert len(frame) == 9 and str(frame["ds"].iat[0].date()) == "2024-01-01"
+
+
+def test_run_writes_values_and_run_with_metadata(pg, tmp_path):
+    create_demand_mart(pg)
+    summary = warehouse.run_forecasts(pg, config=CONFIG, model_version="test-1", source="unit-test",
+                                      generated_at=DAY_1, artifacts_dir=tmp_path, plot_top=2)
+    assert summary.series_count == 3 and summary.rows_written == 21
+    assert summary.dataset_id == summary.data_fingerprint and len(summary.dataset_id) == 64
+    runs = query(pg, "select run_id, model_version, generated_at, source, dataset_id, data_fingerprint, "
+                     "series_count, parameters ->> 'horizon', jsonb_array_length(metrics -> 'candidates') "
+                     "from marts.forecast_runs")
+    assert runs == [(summary.run_id, "test-1", DAY_1, "unit-test", summary.dataset_id, summary.dataset_id, 3, "7", 6)]
+    values = query(pg, "select count(*), count(distinct (material_id, site_id)), min(forecast_date)::text, "
+                       "bool_and(model_version = 'test-1' and source = 'unit-test' and generated_at = %s "
+                       "and dataset_id = %s and run_id = %s), bool_and(yhat >= 0 and yhat_lo_95 >= 0), "
+                       "bool_and(demand_class in ('smooth', 'erratic', 'intermittent', 'lumpy')) "
+                       "from marts.forecast_values",
+                   (DAY_1, summary.dataset_id, summary.run_id))
+    assert values == [(21, 3, "2024-03-11", True, True, True)]
+    as_dict = json.loads(json.dumps(summary.as_dict()))  # JSON-able, e.g. for an Airflow XCom
+    assert as_dict["run_id"] == summary.run_id and as_dict["rows_written"] == 21
+    assert as_dict["generated_at"] == "2024-04-01T06:00:00+00:00"
+    run_dir = tmp_path / summary.run_id
+    assert (run_dir / "run.json").exists()
+    assert len(list(run_dir.glob("*.png"))) == 2
+
+
+def test_failure_mid_write_leaves_the_previous_run_intact(pg, monkeypatch):
+    create_demand_mart(pg)
+    first = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1)
+    before = query(pg, "select run_id, count(*), sum(yhat) from marts.forecast_values group by run_id")
+
+    real_copy = warehouse._copy_values
+
+    def copy_half_then_fail(cur, values):
+        real_copy(cur, values.iloc[: len(values) // 2])
+        raise RuntimeError("connection lost mid-COPY")
+
+    monkeypatch.setattr(warehouse, "_copy_values", copy_half_then_fail)
+    with pytest.raises(RuntimeError, match="mid-COPY"):
+        warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2)
+    assert query(pg, "select run_id from marts.forecast_runs") == [(first.run_id,)]
+    assert query(pg, "select run_id, count(*), sum(yhat) from marts.forecast_values group by run_id") == before
+    assert warehouse.latest_run_id(pg) == first.run_id
+
+
+def test_readers_see_the_previous_run_until_the_new_one_commits(pg, monkeypatch):
+    create_demand_mart(pg)
+    first = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1)
+    seen_during_write = []
+    real_copy = warehouse._copy_values
+
+    def copy_and_look(cur, values):
+        real_copy(cur, values)
+        seen_during_write.append(warehouse.latest_run_id(pg))  # another connection, mid-transaction
+
+    monkeypatch.setattr(warehouse, "_copy_values", copy_and_look)
+    second = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2)
+    assert seen_during_write == [first.run_id]
+    assert warehouse.latest_run_id(pg) == second.run_id
+    assert query(pg, "select count(*) from marts.forecast_runs") == [(2,)]
+
+
+def test_same_run_id_replaces_the_run_and_old_runs_are_pruned(pg):
+    create_demand_mart(pg)
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="daily-2024-04-01")
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="daily-2024-04-01")
+    assert query(pg, "select run_id, count(*) from marts.forecast_values group by run_id") == [("daily-2024-04-01", 21)]
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2, run_id="daily-2024-04-02")
+    third = datetime(2024, 4, 3, 6, 0, tzinfo=timezone.utc)
+    summary = warehouse.run_forecasts(pg, config=CONFIG, generated_at=third, run_id="daily-2024-04-03", keep_runs=2)
+    assert summary.pruned_runs == 1
+    assert query(pg, "select run_id from marts.forecast_runs order by generated_at") == [
+        ("daily-2024-04-02",), ("daily-2024-04-03",)]
+    assert query(pg, "select count(distinct run_id) from marts.forecast_values") == [(2,)]
+
+
+def test_missing_mart_is_a_clear_error(pg):
+    with pytest.raises(warehouse.InputError, match="marts.fct_demand_daily does not exist"):
+        warehouse.run_forecasts(pg, config=CONFIG)
+
+
+def test_run_registry_lists_runs_newest_first_and_reconciled_runs(pg):
+    create_demand_mart(pg)
+    assert warehouse.list_runs(pg).empty
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="r1")
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2, run_id="r2", reconcile=True)
+    runs = warehouse.list_runs(pg)
+    assert runs["run_id"].tolist() == ["r2", "r1"]
+    assert runs["series_count"].tolist() == [3, 3]
+    assert (runs["rmsse"] > 0).all()
+    assert query(pg, "select parameters ->> 'reconcile' from marts.forecast_runs order by run_id") == [
+        ("false",), ("true",)]
