@@ -103,10 +103,10 @@ def nova_corrente_daily():
     )
 
     @task(outlets=[FORECASTS])
-    def forecast(run_id=None) -> dict:
+    def forecast(data_interval_end=None, run_id=None) -> dict:
         from nova_corrente.pipeline import forecast as run
 
-        return run(_settings(), run_id)
+        return run(_settings(), data_interval_end, run_id)
 
     publish_forecasts = DbtTaskGroup(
         group_id="publish_forecasts",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +70,21 @@ def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
     return report.as_dict()
 
 
-def forecast(pg: PostgresSettings, run_id: str) -> dict[str, Any]:
-    """Forecast every active material-site from the demand mart and write the forecast tables."""
+def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) -> dict[str, Any]:
+    """Forecast every active material-site from the demand mart and write the forecast tables.
+
+    One forecast run per data interval: its run_id is derived from the interval end, so re-running
+    a day replaces that day's run atomically instead of adding another.
+    """
     from nova_forecast.warehouse import run_forecasts
 
-    summary = run_forecasts(pg, source=f"airflow:{run_id}", artifacts_dir=nova_home() / "forecast_runs")
+    summary = run_forecasts(
+        pg,
+        run_id=f"daily-{interval_end.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}",
+        source=f"airflow:nova_corrente_daily/{airflow_run_id}",
+        n_jobs=2,
+        artifacts_dir=nova_home() / "forecast_runs",
+    )
     log.info("forecast run %s: %d series, %d rows, models %s (%.1fs); plots in %s", summary.run_id,
              summary.series_count, summary.rows_written, summary.models_selected, summary.seconds,
              summary.artifacts_dir)
