@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from nova_corrente.airflow_env import ADMIN_USER, API_HOST, airflow_env, airflow_home, api_port
@@ -68,18 +69,26 @@ def dbt_manifest(pg: PostgresSettings, force: bool = False) -> Path:
 
 
 def last_run_state(pg: PostgresSettings, logical_date: str) -> str | None:
-    """State of the DAG run at ``logical_date`` (ISO), or None when there is none."""
-    result = run_airflow(pg, "dags", "list-runs", DAG_ID, "-o", "json", capture=True, check=False)
-    if result.returncode != 0:
-        return None
+    """State of the newest DAG run at ``logical_date`` (ISO, any offset), or None when there is none.
+
+    Read from the metadata database (the CLI's JSON output is mixed with warnings on stdout).
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.airflow_db))
     try:
-        runs = json.loads(result.stdout or "[]")
-    except json.JSONDecodeError:
-        return None
-    for run in runs:
-        if str(run.get("logical_date", "")).startswith(logical_date[:19]):
-            return run.get("state")
-    return None
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('public.dag_run')")
+            if cur.fetchone()[0] is None:
+                return None
+            cur.execute(
+                "select state from dag_run where dag_id = %s and logical_date = %s order by id desc limit 1",
+                (DAG_ID, datetime.fromisoformat(logical_date)),
+            )
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
 
 
 def dags_test(pg: PostgresSettings, logical_date: str, log_file: Path | None = None) -> int:
