@@ -47,7 +47,7 @@ db: $(STAMP)
 
 .PHONY: lint  ## Lint the dbt models with sqlfluff
 lint: $(STAMP)
-	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 .PHONY: bench  ## Run the benchmarks (prints figures and ratios)
 bench: $(STAMP)

@@ -75,10 +75,11 @@ def _settings():
 )
 def nova_corrente_daily():
     @task(outlets=[RAW_ERP, RAW_FEEDS])
-    def extract_load(data_interval_start=None, data_interval_end=None) -> dict:
+    def extract_load(data_interval_start=None, data_interval_end=None, dag_run=None) -> dict:
         from nova_corrente.pipeline import extract_load as run
+        from nova_corrente.pipeline import resolve_interval
 
-        return run(_settings(), data_interval_start, data_interval_end)
+        return run(_settings(), *resolve_interval(data_interval_start, data_interval_end, dag_run.run_after))
 
     @task(retries=0)
     def gate_raw(loaded: dict) -> dict:
@@ -103,10 +104,12 @@ def nova_corrente_daily():
     )
 
     @task(outlets=[FORECASTS])
-    def forecast(data_interval_end=None, run_id=None) -> dict:
+    def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
         from nova_corrente.pipeline import forecast as run
+        from nova_corrente.pipeline import resolve_interval
 
-        return run(_settings(), data_interval_end, run_id)
+        _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
+        return run(_settings(), end, run_id)
 
     publish_forecasts = DbtTaskGroup(
         group_id="publish_forecasts",

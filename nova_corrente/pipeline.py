@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,20 @@ def landing_dir() -> Path:
     """Where external feed files are dropped: ``$NOVA_LANDING_DIR`` or ``$NOVA_HOME/landing``."""
     configured = os.environ.get("NOVA_LANDING_DIR")
     return Path(configured) if configured else nova_home() / "landing"
+
+
+def resolve_interval(
+    interval_start: datetime | None, interval_end: datetime | None, run_after: datetime
+) -> tuple[datetime, datetime]:
+    """The data interval a run covers.
+
+    Scheduled runs have one. A run triggered from the UI without a logical date (Airflow 3's
+    default) has none: it then means "the data as of the trigger", i.e. the day ending at
+    ``run_after``. Extraction is watermark-based, so nothing between passed batches is skipped.
+    """
+    if interval_end is None:
+        return run_after - timedelta(days=1), run_after
+    return interval_start or interval_end - timedelta(days=1), interval_end
 
 
 def prepare_warehouse(pg: PostgresSettings) -> None:
