@@ -16,9 +16,11 @@ from nova_corrente.airflow_env import airflow_env
 from nova_corrente.settings import REPO_ROOT
 
 PROBE = """
-import json
+import json, sys
+from airflow.configuration import conf
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(include_examples=False)
+sys.path.insert(0, conf.get("core", "dags_folder"))  # as the dag-processor and workers do
+bag = DagBag()
 out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
 for dag_id, dag in bag.dags.items():
     out["dags"][dag_id] = {
