@@ -6,6 +6,7 @@ select
     safety_stock,
     reorder_point
 from {{ ref('fct_reorder_points') }}
-where safety_stock < 0
+where
+    safety_stock < 0
     or reorder_point < safety_stock
     or (safety_stock is null) <> (reorder_point is null)

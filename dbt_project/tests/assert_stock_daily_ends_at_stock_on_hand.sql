@@ -7,7 +7,7 @@ last_day as (
         site_id,
         closing_quantity_on_hand
     from {{ ref('fct_stock_daily') }}
-    order by material_id, site_id, stock_date desc
+    order by material_id asc, site_id asc, stock_date desc
 ),
 
 active_material_sites as (

@@ -3,7 +3,9 @@ hand-written data set loaded in batches, and a runner for the real dbt CLI.
 
 The raw ERP tables are derived from the ERP contract itself (nova_corrente/erp_simulator/schema.sql
 executed in a scratch schema, then ``create table raw.erp_<t> (like erp.<t>)`` plus the three
-metadata columns), so a change of the ERP schema reaches these tests.
+metadata columns), and the raw feed tables from the landing-file loader's own DDL
+(``nova_corrente.extract.files.ensure_feed_tables``), so a change of either contract reaches these
+tests.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from nova_corrente.extract.files import ensure_feed_tables
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -53,14 +56,6 @@ create table audit.load_batches (
     validated_at timestamptz,
     failure_reason text
 );
-create table raw.feed_weather_daily (
-    city text, weather_date date, precipitation_mm numeric, temperature_max_c numeric,
-    temperature_min_c numeric, _batch_id text, _source text, _loaded_at timestamptz
-);
-create table raw.feed_economic_indicators (
-    indicator_date date, usd_brl numeric, selic_rate_pct numeric, ipca_index numeric,
-    _batch_id text, _source text, _loaded_at timestamptz
-);
 create table marts.forecast_runs (
     run_id text primary key, model_version text, generated_at timestamptz, source text,
     dataset_id text, parameters jsonb, data_fingerprint text, metrics jsonb, series_count integer
@@ -69,15 +64,18 @@ create table marts.forecast_values (
     run_id text, material_id text, site_id text, forecast_date date, yhat double precision,
     yhat_lo_80 double precision, yhat_hi_80 double precision, yhat_lo_95 double precision,
     yhat_hi_95 double precision, model text, demand_class text, model_version text,
-    generated_at timestamptz, source text, dataset_id text
+    generated_at timestamptz, source text, dataset_id text,
+    yhat_q90 double precision, yhat_q95 double precision, yhat_q99 double precision
 );
 """
 
 
 def create_warehouse_tables(pg: PostgresSettings) -> None:
-    """raw.erp_* (from the ERP contract), raw.feed_*, audit.load_batches, marts.forecast_*."""
+    """raw.erp_* (from the ERP contract), raw.feed_* (from the file loader), audit.load_batches,
+    marts.forecast_*."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(WAREHOUSE_DDL)
+        ensure_feed_tables(conn)
         cur.execute(ERP_SCHEMA_SQL.read_text())
         for table in ERP_TABLES:
             cur.execute(

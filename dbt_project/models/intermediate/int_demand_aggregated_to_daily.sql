@@ -18,11 +18,11 @@ calendar_bounds as (
 ),
 
 calendar as (
-    select cast(days.calendar_day as date) as demand_date
+    select cast(calendar_days.calendar_day as date) as demand_date
     from calendar_bounds
     cross join lateral generate_series(
         calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
-    ) as days (calendar_day)
+    ) as calendar_days (calendar_day)
 ),
 
 material_site_days as (

@@ -27,7 +27,7 @@ suppliers_of_record as (
         on supplier_materials.supplier_id = suppliers.supplier_id
     where suppliers.is_active
     order by
-        supplier_materials.material_id,
+        supplier_materials.material_id asc,
         supplier_materials.is_preferred desc,
         supplier_materials.quoted_lead_time_days asc,
         supplier_materials.supplier_id asc
@@ -71,7 +71,8 @@ final as (
             else statistics_chosen.quoted_lead_time_days
         end as numeric(12, 6)) as avg_lead_time_days,
         cast(case
-            when statistics_chosen.has_enough_receipts then coalesce(lead_times_aggregated.observed_std_lead_time_days, 0)
+            when statistics_chosen.has_enough_receipts
+                then coalesce(lead_times_aggregated.observed_std_lead_time_days, 0)
             else 0
         end as numeric(12, 6)) as std_lead_time_days
     from statistics_chosen

@@ -18,7 +18,8 @@ received_orders as (
         expected_date - order_date as expected_lead_time_days,
         received_date - expected_date as days_late
     from purchase_orders
-    where order_status = 'received'
+    where
+        order_status = 'received'
         and received_date is not null
         and received_date >= order_date
 )

@@ -30,21 +30,25 @@ calendar_bounds as (
 ),
 
 calendar as (
-    select cast(days.calendar_day as date) as calendar_date
+    select cast(calendar_days.calendar_day as date) as calendar_date
     from calendar_bounds
     cross join lateral generate_series(
         calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
-    ) as days (calendar_day)
+    ) as calendar_days (calendar_day)
 ),
 
 public_holidays as (
-    select holiday_date, holiday_name
+    select
+        holiday_date,
+        holiday_name
     from holidays
     where holiday_category = 'public'
 ),
 
 optional_holidays as (
-    select holiday_date, holiday_name
+    select
+        holiday_date,
+        holiday_name
     from holidays
     where holiday_category = 'optional'
 ),

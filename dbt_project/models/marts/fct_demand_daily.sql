@@ -31,22 +31,31 @@ daily_demand as (
 
 {% if is_incremental() %}
 existing_material_sites as (
-    select distinct material_id, site_id
+    select distinct
+        material_id,
+        site_id
+    from {{ this }}
+),
+
+existing_bounds as (
+    select
+        min(demand_date) as first_demand_date,
+        max(demand_date) - {{ var('demand_lookback_days') }} as refresh_after_date
     from {{ this }}
 ),
 
 demand_to_refresh as (
     select daily_demand.*
     from daily_demand
+    cross join existing_bounds
     left join existing_material_sites
         on daily_demand.material_id = existing_material_sites.material_id
         and daily_demand.site_id = existing_material_sites.site_id
-    where existing_material_sites.material_id is null
-        or daily_demand.demand_date > (
-            select max(demand_date) - {{ var('demand_lookback_days') }} from {{ this }}
-        )
+    where
+        existing_material_sites.material_id is null
+        or daily_demand.demand_date > existing_bounds.refresh_after_date
         -- the calendar grew backwards (older movements arrived): add the earlier days
-        or daily_demand.demand_date < (select min(demand_date) from {{ this }})
+        or daily_demand.demand_date < existing_bounds.first_demand_date
 ),
 {% else %}
 demand_to_refresh as (

@@ -6,24 +6,52 @@
         ],
     )
 }}
--- Reorder point per active material-site (method 'normal': demand and lead time independent and
--- normally distributed):
---   z                 = service_level_z(service level of the site's SLA tier, seed service_levels)
---   safety_stock      = z * sqrt(L * sd_d^2 + d^2 * sd_L^2)
---   reorder_point     = d * L + safety_stock
+-- Reorder point per active material-site, by a method that keeps the target service level for the
+-- material-site's demand pattern:
+--   service_level  seed service_levels by the site's SLA tier x the material-site's ABC class
+--                  (int_material_sites_classified; C when unclassified)
+--   method         'empirical_ltd' for the demand classes of `empirical_ltd_demand_classes` (var;
+--                    default all four Syntetos-Boylan classes) with at least
+--                    `empirical_ltd_min_demand_days` (var, 90) days of history: the reorder point is
+--                    the service-level quantile (percentile_disc) of the demand a cycle must cover,
+--                    the empirical lead-time demand (int_lead_time_demands_bootstrapped: every start
+--                    day of the demand window x every observed lead time) plus the undershoot of the
+--                    day that triggers the order (int_lead_time_demands_adjusted_for_undershoot);
+--                    safety_stock = greatest(reorder_point - d * L, 0). No shape is assumed, so rare
+--                    lumps (intermittent, lumpy) are covered as often as they occurred.
+--                  'normal' otherwise (no demand, or too short a history for the empirical quantile,
+--                    which cannot reach past the few windows seen, while the formula extrapolates):
+--                    z = service_level_z(service level), safety_stock = z * sqrt(L * sd_d^2 + d^2 * sd_L^2),
+--                    reorder_point = d * L + safety_stock.
+--                  bench/service_level.py replays the year after a cut-off: the normal formula falls
+--                    short of its target on intermittent demand (and, with growing demand and
+--                    undershoot, on smooth demand too); the empirical quantile keeps it.
+--   Invalid inputs (a service level outside (0, 1), a missing seed row) give NULL reorder points,
+--   which the not_null tests of the model fail on.
 --   inventory_position = quantity_on_hand + quantity_on_order (open purchase orders)
 --   suggested_order_quantity = ceil(reorder_point + d * review_period_days - inventory_position)
---                              when inventory_position < reorder_point, else 0 (order up to
---                              the reorder point plus one review period of demand; nothing while
---                              open orders already cover the reorder point)
+--                              when inventory_position < reorder_point, else 0 (order up to the
+--                              reorder point plus one review period of demand; nothing while open
+--                              orders already cover the reorder point)
+--   economic_order_quantity  = eoq(365 * d, `order_cost_brl`, `holding_cost_rate_per_year` x unit
+--                              cost): the cost-balanced order size, for planners sizing orders
 -- d, sd_d: int_demand_statistics_computed; L, sd_L: int_lead_time_statistics_computed. Outputs are
 -- rounded for reading (z 6 decimals, demand and lead time 4, stock quantities 2); the order rule
 -- uses the rounded reorder point. A material without any active supplier gets the lead time
 -- `default_lead_time_days` (var, default 30) with std 0 and lead_time_source 'default'.
+{%- set empirical_ltd_classes = "'" ~ var('empirical_ltd_demand_classes') | join("', '") ~ "'" %}
 with
 
 active_material_sites as (
     select * from {{ ref('int_material_sites_filtered_to_active') }}
+),
+
+material_site_classes as (
+    select * from {{ ref('int_material_sites_classified') }}
+),
+
+materials as (
+    select * from {{ ref('stg_erp__materials') }}
 ),
 
 demand_statistics as (
@@ -32,6 +60,10 @@ demand_statistics as (
 
 lead_time_statistics as (
     select * from {{ ref('int_lead_time_statistics_computed') }}
+),
+
+cycle_demands as (
+    select * from {{ ref('int_lead_time_demands_adjusted_for_undershoot') }}
 ),
 
 open_purchase_orders as (
@@ -47,7 +79,9 @@ inputs_joined as (
         active_material_sites.material_id,
         active_material_sites.site_id,
         active_material_sites.sla_tier,
+        coalesce(material_site_classes.abc_class, 'C') as abc_class,
         service_levels.service_level,
+        coalesce(demand_statistics.demand_class, 'no_demand') as demand_class,
         coalesce(demand_statistics.avg_daily_demand, 0) as avg_daily_demand,
         coalesce(demand_statistics.std_daily_demand, 0) as std_daily_demand,
         coalesce(demand_statistics.demand_days, 0) as demand_days,
@@ -57,10 +91,15 @@ inputs_joined as (
         coalesce(lead_time_statistics.avg_lead_time_days, {{ var('default_lead_time_days') }}) as avg_lead_time_days,
         coalesce(lead_time_statistics.std_lead_time_days, 0) as std_lead_time_days,
         active_material_sites.quantity_on_hand,
-        coalesce(open_purchase_orders.quantity_on_order, 0) as quantity_on_order
+        coalesce(open_purchase_orders.quantity_on_order, 0) as quantity_on_order,
+        materials.unit_cost_brl
     from active_material_sites
+    left join material_site_classes
+        on active_material_sites.material_id = material_site_classes.material_id
+        and active_material_sites.site_id = material_site_classes.site_id
     left join service_levels
         on active_material_sites.sla_tier = service_levels.sla_tier
+        and coalesce(material_site_classes.abc_class, 'C') = service_levels.abc_class
     left join demand_statistics
         on active_material_sites.material_id = demand_statistics.material_id
         and active_material_sites.site_id = demand_statistics.site_id
@@ -69,18 +108,83 @@ inputs_joined as (
     left join open_purchase_orders
         on active_material_sites.material_id = open_purchase_orders.material_id
         and active_material_sites.site_id = open_purchase_orders.site_id
+    left join materials
+        on active_material_sites.material_id = materials.material_id
+),
+
+methods_chosen as (
+    select
+        *,
+        case
+            when
+                demand_class in ({{ empirical_ltd_classes }})
+                and demand_days >= {{ var('empirical_ltd_min_demand_days') }}
+                then 'empirical_ltd'
+            else 'normal'
+        end as method
+    from inputs_joined
+),
+
+empirical_quantiles_computed as (
+    -- percentile_disc(service_level) of the demand to cover in a cycle (lead-time demand +
+    -- undershoot): the smallest value whose cumulative count reaches service_level x all outcomes
+    -- (exact numeric comparison)
+    select
+        methods_chosen.material_id,
+        methods_chosen.site_id,
+        min(cycle_demands.cycle_demand_quantity) as lead_time_demand_quantile
+    from methods_chosen
+    inner join cycle_demands
+        on methods_chosen.material_id = cycle_demands.material_id
+        and methods_chosen.site_id = cycle_demands.site_id
+    where
+        methods_chosen.method = 'empirical_ltd'
+        and cycle_demands.cumulative_outcome_count
+        >= methods_chosen.service_level * cycle_demands.total_outcome_count
+    group by methods_chosen.material_id, methods_chosen.site_id
 ),
 
 reorder_points_computed as (
     select
+        methods_chosen.*,
+        cast({{ service_level_z('methods_chosen.service_level') }} as numeric(10, 6)) as service_level_z,
+        methods_chosen.avg_daily_demand * methods_chosen.avg_lead_time_days as lead_time_demand_mean,
+        case
+            when methods_chosen.method = 'normal'
+                then {{ reorder_point('methods_chosen.service_level', 'methods_chosen.avg_daily_demand',
+                                      'methods_chosen.std_daily_demand', 'methods_chosen.avg_lead_time_days',
+                                      'methods_chosen.std_lead_time_days') }}
+            when methods_chosen.service_level > 0 and methods_chosen.service_level < 1
+                then empirical_quantiles_computed.lead_time_demand_quantile
+        end as reorder_point_unrounded,
+        case
+            when methods_chosen.method = 'normal'
+                then {{ safety_stock('methods_chosen.service_level', 'methods_chosen.avg_daily_demand',
+                                     'methods_chosen.std_daily_demand', 'methods_chosen.avg_lead_time_days',
+                                     'methods_chosen.std_lead_time_days') }}
+            when methods_chosen.service_level > 0 and methods_chosen.service_level < 1
+                then greatest(
+                    empirical_quantiles_computed.lead_time_demand_quantile
+                    - methods_chosen.avg_daily_demand * methods_chosen.avg_lead_time_days,
+                    0
+                )
+        end as safety_stock_unrounded,
+        {{ eoq('methods_chosen.avg_daily_demand * 365',
+               var('order_cost_brl'),
+               var('holding_cost_rate_per_year') ~ ' * methods_chosen.unit_cost_brl') }} as economic_order_quantity
+    from methods_chosen
+    left join empirical_quantiles_computed
+        on methods_chosen.material_id = empirical_quantiles_computed.material_id
+        and methods_chosen.site_id = empirical_quantiles_computed.site_id
+),
+
+reorder_points_rounded as (
+    select
         *,
-        cast({{ service_level_z('service_level') }} as numeric(10, 6)) as service_level_z,
-        cast({{ safety_stock('service_level', 'avg_daily_demand', 'std_daily_demand',
-                             'avg_lead_time_days', 'std_lead_time_days') }} as numeric(14, 2)) as safety_stock,
-        cast({{ reorder_point('service_level', 'avg_daily_demand', 'std_daily_demand',
-                              'avg_lead_time_days', 'std_lead_time_days') }} as numeric(14, 2)) as reorder_point,
+        cast(safety_stock_unrounded as numeric(14, 2)) as safety_stock,
+        cast(reorder_point_unrounded as numeric(14, 2)) as reorder_point,
         cast(quantity_on_hand + quantity_on_order as numeric(14, 2)) as inventory_position
-    from inputs_joined
+    from reorder_points_computed
 ),
 
 final as (
@@ -88,8 +192,11 @@ final as (
         material_id,
         site_id,
         sla_tier,
+        abc_class,
+        demand_class,
         cast(service_level as numeric(6, 5)) as service_level,
         service_level_z,
+        method,
         cast(avg_daily_demand as numeric(14, 4)) as avg_daily_demand,
         cast(std_daily_demand as numeric(14, 4)) as std_daily_demand,
         demand_days,
@@ -98,8 +205,10 @@ final as (
         receipt_count,
         cast(avg_lead_time_days as numeric(10, 4)) as avg_lead_time_days,
         cast(std_lead_time_days as numeric(10, 4)) as std_lead_time_days,
+        cast(lead_time_demand_mean as numeric(14, 2)) as lead_time_demand_mean,
         safety_stock,
         reorder_point,
+        cast(economic_order_quantity as numeric(14, 2)) as economic_order_quantity,
         cast(quantity_on_hand as numeric(14, 2)) as quantity_on_hand,
         cast(quantity_on_order as numeric(14, 2)) as quantity_on_order,
         inventory_position,
@@ -110,9 +219,8 @@ final as (
                     reorder_point + avg_daily_demand * {{ var('review_period_days') }} - inventory_position, 6
                 )) as integer)
             else 0
-        end as suggested_order_quantity,
-        cast('normal' as text) as method
-    from reorder_points_computed
+        end as suggested_order_quantity
+    from reorder_points_rounded
 )
 
 select * from final

@@ -1,14 +1,31 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['material_id', 'site_id', 'stock_date'],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['material_id', 'site_id', 'stock_date'], 'unique': true},
             {'columns': ['stock_date']},
+        ],
+        post_hook=[
+            "delete from {{ this }} as stock
+             where not exists (
+                 select 1 from {{ ref('int_material_sites_filtered_to_active') }} as active
+                 where active.material_id = stock.material_id and active.site_id = stock.site_id
+             )"
         ],
     )
 }}
 -- Daily stock position per active material-site, reconstructed backwards from the current stock
 -- on hand: closing(day) = quantity_on_hand now - sum of net changes after that day. Zero-filled
 -- over the same calendar as fct_demand_daily (first to last movement date).
+-- Incremental like fct_demand_daily: each run rewrites the last `demand_lookback_days` days (var,
+-- default 28) of every active material-site, the whole history of material-sites new to the table
+-- and days before its first day, and drops rows of material-sites no longer active. Older days keep
+-- their positions; the singular test assert_stock_daily_is_continuous fails when the current stock
+-- on hand no longer connects to them (a correction older than the lookback): then run
+-- `dbt build --full-refresh --select fct_stock_daily`.
 with
 
 active_material_sites as (
@@ -27,17 +44,18 @@ calendar_bounds as (
 ),
 
 calendar as (
-    select cast(days.calendar_day as date) as stock_date
+    select cast(calendar_days.calendar_day as date) as stock_date
     from calendar_bounds
     cross join lateral generate_series(
         calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
-    ) as days (calendar_day)
+    ) as calendar_days (calendar_day)
 ),
 
 movements_zero_filled as (
     select
         active_material_sites.material_id,
         active_material_sites.site_id,
+        active_material_sites.family_id,
         calendar.stock_date,
         active_material_sites.quantity_on_hand as current_quantity_on_hand,
         coalesce(daily_movements.quantity_received, 0) as quantity_received,
@@ -46,7 +64,8 @@ movements_zero_filled as (
         coalesce(daily_movements.quantity_transferred_out, 0) as quantity_transferred_out,
         coalesce(daily_movements.quantity_returned, 0) as quantity_returned,
         coalesce(daily_movements.quantity_adjusted, 0) as quantity_adjusted,
-        coalesce(daily_movements.net_change_quantity, 0) as net_change_quantity
+        coalesce(daily_movements.net_change_quantity, 0) as net_change_quantity,
+        coalesce(daily_movements.movement_count, 0) as movement_count
     from active_material_sites
     cross join calendar
     left join daily_movements
@@ -60,17 +79,52 @@ positions_reconstructed as (
         *,
         current_quantity_on_hand - coalesce(sum(net_change_quantity) over (
             partition by material_id, site_id
-            order by stock_date
+            order by stock_date asc
             rows between 1 following and unbounded following
         ), 0) as closing_quantity_on_hand
     from movements_zero_filled
 ),
+
+{% if is_incremental() %}
+existing_material_sites as (
+    select distinct
+        material_id,
+        site_id
+    from {{ this }}
+),
+
+existing_bounds as (
+    select
+        min(stock_date) as first_stock_date,
+        max(stock_date) - {{ var('demand_lookback_days') }} as refresh_after_date
+    from {{ this }}
+),
+
+positions_to_refresh as (
+    select positions_reconstructed.*
+    from positions_reconstructed
+    cross join existing_bounds
+    left join existing_material_sites
+        on positions_reconstructed.material_id = existing_material_sites.material_id
+        and positions_reconstructed.site_id = existing_material_sites.site_id
+    where
+        existing_material_sites.material_id is null
+        or positions_reconstructed.stock_date > existing_bounds.refresh_after_date
+        -- the calendar grew backwards (older movements arrived): add the earlier days
+        or positions_reconstructed.stock_date < existing_bounds.first_stock_date
+),
+{% else %}
+positions_to_refresh as (
+    select * from positions_reconstructed
+),
+{% endif %}
 
 final as (
     select
         material_id,
         site_id,
         stock_date,
+        family_id,
         closing_quantity_on_hand - net_change_quantity as opening_quantity_on_hand,
         quantity_received,
         quantity_consumed,
@@ -79,9 +133,10 @@ final as (
         quantity_returned,
         quantity_adjusted,
         net_change_quantity,
+        movement_count,
         closing_quantity_on_hand,
         closing_quantity_on_hand <= 0 as is_stockout
-    from positions_reconstructed
+    from positions_to_refresh
 )
 
 select * from final

@@ -1,0 +1,155 @@
+{{
+    config(
+        tags=['forecast'],
+        indexes=[
+            {'columns': ['run_id', 'material_id', 'site_id', 'model'], 'unique': true},
+            {'columns': ['material_id', 'site_id', 'forecast_start_date']},
+        ],
+    )
+}}
+-- Accuracy of every kept forecast run, per run, material-site and model, over the forecast days
+-- that now have actuals in fct_demand_daily (y = quantity_consumed, yhat = the forecast):
+--   mae   = mean |y - yhat|                rmse = sqrt(mean (y - yhat)^2)
+--   bias  = mean (yhat - y)                (units a day; > 0 over-forecasts)
+--   wape  = sum |y - yhat| / sum y          (NULL when sum y = 0)
+--   mape  = mean |y - yhat| / y over the days with y <> 0 only (NULL when there are none)
+--   rmsse = sqrt(mean (y - yhat)^2 / scale), scale = mean (y_t - y_t-1)^2 of the series' demand
+--           before the forecast start (in-sample one-step naive forecast; NULL when the scale is 0
+--           or there is no history). The history is the series as fct_demand_daily holds it now.
+-- Fractions, not percentages (wape 0.25 = 25%).
+with
+
+forecast_values as (
+    select * from {{ ref('stg_forecast__forecast_values') }}
+),
+
+forecast_runs as (
+    select * from {{ ref('stg_forecast__forecast_runs') }}
+),
+
+demand_daily as (
+    select * from {{ ref('fct_demand_daily') }}
+),
+
+latest_run as (
+    select run_id
+    from forecast_runs
+    order by generated_at desc, run_id desc
+    limit 1
+),
+
+series_starts as (
+    select
+        run_id,
+        material_id,
+        site_id,
+        min(forecast_date) as forecast_start_date
+    from forecast_values
+    group by run_id, material_id, site_id
+),
+
+naive_errors as (
+    select
+        material_id,
+        site_id,
+        demand_date,
+        quantity_consumed
+        - lag(quantity_consumed) over (partition by material_id, site_id order by demand_date asc) as naive_error
+    from demand_daily
+),
+
+naive_scales_to_date as (
+    -- running mean of the squared one-step naive errors up to and including each day
+    select
+        material_id,
+        site_id,
+        demand_date,
+        count(naive_error) over series_to_date as naive_error_count,
+        avg(cast(naive_error as double precision) * naive_error) over series_to_date as naive_scale
+    from naive_errors
+    window series_to_date as (
+        partition by material_id, site_id order by demand_date asc rows between unbounded preceding and current row
+    )
+),
+
+errors_computed as (
+    select
+        forecast_values.run_id,
+        forecast_values.material_id,
+        forecast_values.site_id,
+        forecast_values.model,
+        forecast_values.demand_class,
+        forecast_values.forecast_date,
+        cast(demand_daily.quantity_consumed as double precision) as actual_quantity,
+        forecast_values.yhat as forecast_quantity,
+        forecast_values.yhat - cast(demand_daily.quantity_consumed as double precision) as forecast_error
+    from forecast_values
+    inner join demand_daily
+        on forecast_values.material_id = demand_daily.material_id
+        and forecast_values.site_id = demand_daily.site_id
+        and forecast_values.forecast_date = demand_daily.demand_date
+),
+
+errors_aggregated as (
+    select
+        run_id,
+        material_id,
+        site_id,
+        model,
+        max(demand_class) as demand_class,
+        min(forecast_date) as first_evaluated_date,
+        max(forecast_date) as last_evaluated_date,
+        count(*) as evaluated_days,
+        count(*) filter (where actual_quantity <> 0) as nonzero_actual_days,
+        sum(actual_quantity) as total_actual_quantity,
+        sum(forecast_quantity) as total_forecast_quantity,
+        avg(abs(forecast_error)) as mae,
+        sqrt(avg(forecast_error * forecast_error)) as rmse,
+        avg(forecast_error) as bias,
+        avg(forecast_error * forecast_error) as mean_squared_error,
+        sum(abs(forecast_error)) / nullif(sum(actual_quantity), 0) as wape,
+        avg(abs(forecast_error) / actual_quantity) filter (where actual_quantity <> 0) as mape
+    from errors_computed
+    group by run_id, material_id, site_id, model
+),
+
+final as (
+    select
+        errors_aggregated.run_id,
+        errors_aggregated.material_id,
+        errors_aggregated.site_id,
+        errors_aggregated.model,
+        errors_aggregated.demand_class,
+        forecast_runs.model_version,
+        forecast_runs.generated_at,
+        errors_aggregated.run_id = latest_run.run_id as is_latest_run,
+        series_starts.forecast_start_date,
+        errors_aggregated.first_evaluated_date,
+        errors_aggregated.last_evaluated_date,
+        errors_aggregated.evaluated_days,
+        errors_aggregated.nonzero_actual_days,
+        errors_aggregated.total_actual_quantity,
+        errors_aggregated.total_forecast_quantity,
+        errors_aggregated.mae,
+        errors_aggregated.rmse,
+        errors_aggregated.bias,
+        errors_aggregated.wape,
+        errors_aggregated.mape,
+        coalesce(naive_scales_to_date.naive_error_count, 0) as naive_error_count,
+        naive_scales_to_date.naive_scale,
+        sqrt(errors_aggregated.mean_squared_error / nullif(naive_scales_to_date.naive_scale, 0)) as rmsse
+    from errors_aggregated
+    inner join forecast_runs
+        on errors_aggregated.run_id = forecast_runs.run_id
+    inner join series_starts
+        on errors_aggregated.run_id = series_starts.run_id
+        and errors_aggregated.material_id = series_starts.material_id
+        and errors_aggregated.site_id = series_starts.site_id
+    cross join latest_run
+    left join naive_scales_to_date
+        on errors_aggregated.material_id = naive_scales_to_date.material_id
+        and errors_aggregated.site_id = naive_scales_to_date.site_id
+        and series_starts.forecast_start_date - 1 = naive_scales_to_date.demand_date
+)
+
+select * from final

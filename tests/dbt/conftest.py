@@ -1,0 +1,28 @@
+"""Fixtures shared by the dbt tests: one offline ``dbt parse`` for every test that reads the
+manifest (each dbt invocation costs seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dbt_harness import PROJECT_DIR, run_dbt
+
+OFFLINE_ENV = {
+    # nothing listens on port 1: parse must not need the database
+    "NOVA_DBT_HOST": "127.0.0.1",
+    "NOVA_DBT_PORT": "1",
+    "NOVA_DBT_USER": "nobody",
+    "NOVA_DBT_PASSWORD": "not-a-secret",
+    "NOVA_DBT_DBNAME": "nowhere",
+    "DBT_PROFILES_DIR": str(PROJECT_DIR),
+}
+
+
+@pytest.fixture(scope="session")
+def parsed_manifest(tmp_path_factory) -> dict:
+    """The manifest of an offline ``dbt parse`` of dbt_project/ (what Cosmos renders the DAG from)."""
+    target = tmp_path_factory.mktemp("dbt_parse")
+    run_dbt(None, ["parse"], target, env_overrides=OFFLINE_ENV)
+    return json.loads((target / "manifest.json").read_text())
