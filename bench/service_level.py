@@ -1,0 +1,293 @@
+"""Benchmark: do the reorder points of marts.fct_reorder_points keep their service level?
+
+Runs on its own databases (``bench_sl_erp``/``bench_sl_warehouse``/``bench_sl_airflow``), never the
+demo's. Steps:
+
+1. simulate the ERP (seed 42, 40 materials x 15 sites, three years by default);
+2. run the real pipeline on the history up to a cut-off date (default: one year before the end):
+   ``load_erp(until=cutoff)`` -> ``ensure_warehouse_schemas`` -> ``load_interval`` (+ the landing
+   files of the feeds up to the cut-off) -> ``validate_raw_batches`` -> ``dbt build --exclude
+   tag:forecast``;
+3. for each target service level (90, 95, 99 %), set every row of the seed table
+   ``staging.service_levels`` to it (as a planner editing the seed would) and rebuild
+   fct_reorder_points;
+4. replay the demand after the cut-off with ``nova_corrente.inventory_replay`` under a
+   continuous-review (s, Q) policy, Q = the simulated company's order quantity, lead times drawn
+   from the simulator's lead-time distribution of the preferred supplier-material: replication 0 is
+   the simulator's own uncensored demand (the demand before stock-outs cut it), replications
+   1..R-1 are fresh draws from its generating mean (``ErpData.truth``) with the same
+   compound-Poisson process;
+5. print, per Syntetos-Boylan class (as the mart classified the history) and target, the achieved
+   cycle service level (cycles without stockout / cycles, pooled over series and replications) and
+   the average stock value of three reorder points:
+   * ``seed formula``: the seeds' original rule, fixed z = 1.96 and no lead-time variability,
+     s = d * L + 1.96 * sd_d * sqrt(L), whatever the target;
+   * ``normal``: the safety_stock macro for every series, s = d * L + z * sqrt(L sd_d^2 + d^2 sd_L^2);
+   * ``mart``: what fct_reorder_points chose (normal or empirical_ltd, see its `method`).
+
+Prints figures only; no timing assertions. Usage:
+    .venv/bin/python bench/service_level.py [--days 1095 --replay-days 365 --replications 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import psycopg2
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from nova_corrente import postgres_server  # noqa: E402
+from nova_corrente.erp_simulator import ErpData, SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
+from nova_corrente.erp_simulator.demand import sample_demand  # noqa: E402
+from nova_corrente.extract import ensure_warehouse_schemas, load_interval, load_landing_files  # noqa: E402
+from nova_corrente.inventory_replay import lognormal_lead_times, replay_s_q  # noqa: E402
+from nova_corrente.quality.gates import validate_raw_batches  # noqa: E402
+from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
+
+TARGETS = (0.90, 0.95, 0.99)
+CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
+POLICIES = ("seed formula", "normal", "mart")
+SEED_Z = 1.96
+
+
+def _dbt(pg: PostgresSettings, target_path: Path, *args: str, check: bool = True) -> tuple[float, list[str]]:
+    """Run dbt on the bench warehouse; returns seconds and the nodes that did not succeed."""
+    env = {**os.environ, **dbt_env(pg), "DO_NOT_TRACK": "1"}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), *args, "--target-path", str(target_path),
+         "--log-path", str(target_path / "logs")],
+        env=env, cwd=REPO / "dbt_project", capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - started
+    failed: list[str] = []
+    results_path = target_path / "run_results.json"
+    if result.returncode != 0 and results_path.exists():
+        failed = [f"{row['unique_id']} ({row['status']})" for row in json.loads(results_path.read_text())["results"]
+                  if row["status"] not in ("success", "pass", "no-op")]
+    if result.returncode != 0 and (check or not failed):
+        raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+    return seconds, failed
+
+
+def build_warehouse(pg: PostgresSettings, data: ErpData, cutoff: datetime, work: Path) -> list[tuple[str, float]]:
+    """The real pipeline on the ERP as of ``cutoff``; returns (step, seconds)."""
+    steps: list[tuple[str, float]] = []
+
+    def timed(label, func, *args, **kwargs):
+        started = time.perf_counter()
+        value = func(*args, **kwargs)
+        steps.append((label, time.perf_counter() - started))
+        return value
+
+    start = datetime.combine(data.config.start_date - timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    timed("load_erp (until cut-off)", load_erp, pg, data, until=cutoff)
+    landing = work / "landing"
+    timed("write feed files", write_feed_files, data, landing, until=cutoff)
+    timed("ensure_warehouse_schemas", ensure_warehouse_schemas, pg)
+    batches = timed("load_interval", load_interval, pg, start, cutoff)
+    files = timed("load landing files", load_landing_files, pg, landing, interval_start=start, interval_end=cutoff)
+    batch_ids = [batch.batch_id for batch in batches] + [batch.batch_id for batch in files.loaded]
+    timed("validate_raw_batches", validate_raw_batches, pg, batch_ids)
+    target_path = work / "dbt_target"
+    seconds, failed = _dbt(pg, target_path, "build", "--exclude", "tag:forecast", check=False)
+    steps.append(("dbt build --exclude tag:forecast", seconds))
+    if failed:
+        # the bench needs fct_reorder_points and its parents; anything else failing is reported
+        print("dbt build: nodes not successful (the bench goes on if fct_reorder_points was built):\n  "
+              + "\n  ".join(failed))
+        if any(".fct_reorder_points " in node or "int_lead_time_demands" in node for node in failed
+               if node.startswith("model.")):
+            raise SystemExit("fct_reorder_points or its inputs failed to build")
+    return steps
+
+
+def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float) -> tuple[pd.DataFrame, float]:
+    """Every seed row set to ``service_level``, fct_reorder_points rebuilt and read."""
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("update staging.service_levels set service_level = %s", (service_level,))
+    conn.close()
+    seconds, _ = _dbt(pg, work / "dbt_target", "run", "--select", "fct_reorder_points")
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
+        frame = pd.read_sql(
+            "select material_id, site_id, demand_class, method, service_level, avg_daily_demand, std_daily_demand,"
+            " avg_lead_time_days, std_lead_time_days, safety_stock, reorder_point from marts.fct_reorder_points",
+            conn,
+        )
+    conn.close()
+    numeric = ["service_level", "avg_daily_demand", "std_daily_demand", "avg_lead_time_days", "std_lead_time_days",
+               "safety_stock", "reorder_point"]
+    frame[numeric] = frame[numeric].astype(float)
+    return frame, seconds
+
+
+def uncensored_demand(data: ErpData) -> np.ndarray:
+    """(days x series) demand as the simulator drew it, before stock-outs censored it."""
+    n_series = len(data.series)
+    expected = data.truth["expected_demand"].to_numpy().reshape(n_series, -1).T
+    return sample_demand(data.config.seed, expected, data.series)
+
+
+def replay_demand(data: ErpData, first_day: int, replications: int) -> np.ndarray:
+    """(replications, days after the cut-off, series): the actual draw, then fresh draws from the truth."""
+    n_series = len(data.series)
+    expected = data.truth["expected_demand"].to_numpy().reshape(n_series, -1).T[first_day:]
+    draws = [uncensored_demand(data)[first_day:]]
+    for replication in range(1, replications):
+        draws.append(sample_demand(data.config.seed * 1000 + replication, expected, data.series))
+    return np.stack(draws)
+
+
+def policy_reorder_points(frame: pd.DataFrame, service_level: float) -> dict[str, np.ndarray]:
+    """s of each policy for the mart's rows."""
+    d = frame["avg_daily_demand"].to_numpy()
+    sd = frame["std_daily_demand"].to_numpy()
+    lead = frame["avg_lead_time_days"].to_numpy()
+    sd_lead = frame["std_lead_time_days"].to_numpy()
+    z = NormalDist().inv_cdf(service_level)
+    return {
+        "seed formula": d * lead + SEED_Z * sd * np.sqrt(lead),
+        "normal": d * lead + z * np.sqrt(lead * sd**2 + d**2 * sd_lead**2),
+        "mart": frame["reorder_point"].to_numpy(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--materials", type=int, default=40)
+    parser.add_argument("--sites", type=int, default=15)
+    parser.add_argument("--days", type=int, default=1095, help="simulated days (history + replay)")
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31), help="last simulated day")
+    parser.add_argument("--replay-days", type=int, default=365, help="days after the cut-off to replay")
+    parser.add_argument("--replications", type=int, default=20, help="demand draws of the replayed year")
+    parser.add_argument("--reuse", action="store_true", help="reuse the bench warehouse built by a previous run")
+    args = parser.parse_args()
+
+    server = postgres_server.ensure_running(postgres_settings())
+    pg = dataclasses.replace(server, erp_db="bench_sl_erp", warehouse_db="bench_sl_warehouse",
+                             airflow_db="bench_sl_airflow")
+    work = Path(tempfile.gettempdir()) / "nova-bench-service-level"
+    work.mkdir(parents=True, exist_ok=True)
+    config = SimulationConfig(seed=42, start_date=args.end - timedelta(days=args.days - 1), end_date=args.end,
+                              n_materials=args.materials, n_sites=args.sites)
+    started = time.perf_counter()
+    data = simulate(config)
+    simulate_seconds = time.perf_counter() - started
+    cutoff_date = args.end - timedelta(days=args.replay_days - 1)
+    cutoff = datetime.combine(cutoff_date, datetime.min.time(), tzinfo=timezone.utc)
+    first_day = (cutoff_date - config.start_date).days
+
+    steps: list[tuple[str, float]] = [("simulate ERP", simulate_seconds)]
+    if not args.reuse:
+        postgres_server.drop_databases(pg, pg.databases)
+        postgres_server.ensure_databases(pg)
+        steps += build_warehouse(pg, data, cutoff, work)
+
+    frames: dict[float, pd.DataFrame] = {}
+    for target in TARGETS:
+        frames[target], seconds = reorder_points_at(pg, work, target)
+        steps.append((f"dbt run fct_reorder_points @ {target:.0%}", seconds))
+
+    series = data.series.reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(series[["material_id", "site_id"]])
+    order_quantity = series["order_quantity"].to_numpy(dtype=float)
+    leads = data.lead_times.set_index(["supplier_id", "material_id"]).loc[
+        pd.MultiIndex.from_frame(series[["supplier_id", "material_id"]])]
+    unit_cost = data.materials.set_index("material_id").loc[series["material_id"], "unit_cost_brl"].to_numpy()
+
+    started = time.perf_counter()
+    demand = replay_demand(data, first_day, args.replications)   # (R, days, series)
+    n_rep, n_days, n_series = demand.shape
+    rng = np.random.default_rng(20251231)
+    lead_draws = np.stack([
+        lognormal_lead_times(rng, leads["quoted_lead_time_days"].to_numpy(), leads["mean_lead_time_days"].to_numpy(),
+                             leads["lead_time_sigma"].to_numpy(), n_days)
+        for _ in range(n_rep)
+    ])
+    # replications side by side as columns: (days, R * series)
+    wide_demand = demand.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
+    wide_lead = lead_draws.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
+    rows = []
+    for target, frame in frames.items():
+        position = index.get_indexer(pd.MultiIndex.from_frame(frame[["material_id", "site_id"]]))
+        if (position < 0).any():
+            raise SystemExit("fct_reorder_points has material-sites the simulation does not know")
+        columns = (np.arange(n_rep)[:, None] * n_series + position[None, :]).reshape(-1)
+        for policy, s in policy_reorder_points(frame, target).items():
+            result = replay_s_q(wide_demand[:, columns], np.tile(s, n_rep), np.tile(order_quantity[position], n_rep),
+                                wide_lead[:, columns])
+            rows.append(pd.DataFrame({
+                "target": target,
+                "policy": policy,
+                "replication": np.repeat(np.arange(n_rep), len(position)),
+                "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
+                "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
+                "method": np.tile(frame["method"].to_numpy(), n_rep),
+                "cycles": result.cycles,
+                "stockout_cycles": result.stockout_cycles,
+                "stock_value_brl": result.average_on_hand * np.tile(unit_cost[position], n_rep) / n_rep,
+            }))
+    replay_seconds = time.perf_counter() - started
+    steps.append((f"replay ({n_rep} x {n_days} days x {n_series} series x {len(TARGETS)} targets x 3)",
+                  replay_seconds))
+    results = pd.concat(rows, ignore_index=True)
+
+    print(f"\nNova Corrente service-level benchmark: {args.materials} materials x {args.sites} sites, "
+          f"{len(series)} material-sites, history {config.start_date} .. {cutoff_date - timedelta(days=1)}, "
+          f"replay {cutoff_date} .. {args.end} ({n_days} days x {n_rep} demand draws)\n")
+    print(f"{'step':<58}{'seconds':>9}")
+    for label, seconds in steps:
+        print(f"{label:<58}{seconds:>9.1f}")
+    print("\nachieved cycle service level (replenishment cycles without stockout / cycles, pooled over"
+          " series and draws)\nand average stock value (kBRL, mean on hand x unit cost, summed over the series)")
+    print_table(results, "demand_class", (*CLASSES, "no_demand"), "Syntetos-Boylan class of the history (mart)")
+    print_table(results, "profile", ("smooth", "intermittent", "lumpy"), "demand profile the simulator generated")
+    print_table(results, None, (), "all material-sites")
+    cycles = results.groupby(["target", "policy"])["cycles"].sum()
+    print(f"\ncycles counted per policy and target: {int(cycles.min()):,} .. {int(cycles.max()):,}")
+    return 0
+
+
+def print_table(results: pd.DataFrame, by: str | None, groups: tuple[str, ...], title: str) -> None:
+    """Cycle service level and average stock value per group, target and policy."""
+    results = results.assign(group="all") if by is None else results.rename(columns={by: "group"})
+    groups = groups or ("all",)
+    grouped = results.groupby(["group", "target", "policy"]).agg(
+        cycles=("cycles", "sum"), stockouts=("stockout_cycles", "sum"), stock=("stock_value_brl", "sum"))
+    grouped["csl"] = 1.0 - grouped["stockouts"] / grouped["cycles"].where(grouped["cycles"] > 0)
+    one_draw = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
+                       & (results["replication"] == 0)]
+    print(f"\nby {title}")
+    header = f"{'':<13}{'series':>7}{'target':>7}"
+    for policy in POLICIES:
+        header += f" |{policy:>13} CSL{'stock':>7}"
+    print(header + " | mart method")
+    print("-" * (len(header) + 26))
+    for group in [g for g in groups if g in set(results["group"])]:
+        members = one_draw[one_draw["group"] == group]
+        method_text = ", ".join(f"{name} {count}" for name, count in members["method"].value_counts().items())
+        for target in TARGETS:
+            line = f"{group:<13}{len(members):>7}{target:>7.0%}"
+            for policy in POLICIES:
+                row = grouped.loc[(group, target, policy)]
+                csl = "n/a" if np.isnan(row["csl"]) else f"{row['csl']:.1%}"
+                line += f" |{csl:>17}{row['stock'] / 1000:>7.1f}"
+            print(line + (f" | {method_text}" if target == TARGETS[0] else " |"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
