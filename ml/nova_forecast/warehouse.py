@@ -70,17 +70,26 @@ create table if not exists marts.forecast_values (
     generated_at    timestamptz not null,
     source          text not null,
     dataset_id      text not null,
+    yhat_q90        double precision,  -- service-level quantiles (NULL when not computed)
+    yhat_q95        double precision,
+    yhat_q99        double precision,
     primary key (run_id, material_id, site_id, forecast_date),
     constraint forecast_values_bounds_ordered check (
         0 <= yhat_lo_95 and yhat_lo_95 <= yhat_lo_80 and yhat_lo_80 <= yhat
         and yhat <= yhat_hi_80 and yhat_hi_80 <= yhat_hi_95
     )
 );
+
+-- warehouses created before the service-level quantiles existed
+alter table marts.forecast_values add column if not exists yhat_q90 double precision;
+alter table marts.forecast_values add column if not exists yhat_q95 double precision;
+alter table marts.forecast_values add column if not exists yhat_q99 double precision;
 """
 
 VALUE_COLUMNS = (
     "run_id", "material_id", "site_id", "forecast_date", "yhat", "yhat_lo_80", "yhat_hi_80", "yhat_lo_95",
-    "yhat_hi_95", "model", "demand_class", "model_version", "generated_at", "source", "dataset_id",
+    "yhat_hi_95", "yhat_q90", "yhat_q95", "yhat_q99", "model", "demand_class", "model_version", "generated_at",
+    "source", "dataset_id",
 )
 
 
@@ -311,6 +320,9 @@ def _values_frame(result: ForecastResult, frame: pd.DataFrame, run_id: str, mode
         out.loc[missing, "material_id"], out.loc[missing, "site_id"] = parts[0], parts[1]
     out = out.assign(run_id=run_id, forecast_date=out["ds"].dt.date, model_version=model_version,
                      generated_at=generated_at.isoformat(), source=source, dataset_id=dataset_id)
+    for column in ("yhat_q90", "yhat_q95", "yhat_q99"):  # only the service levels the run computed
+        if column not in out.columns:
+            out[column] = np.nan
     return out[list(VALUE_COLUMNS)]
 
 

@@ -75,6 +75,11 @@ def test_run_writes_values_and_run_with_metadata(pg, tmp_path):
                        "from marts.forecast_values",
                    (DAY_1, summary.dataset_id, summary.run_id))
     assert values == [(21, 3, "2024-03-11", True, True, True)]
+    # the service-level quantiles the reorder points need are stored, ordered and never negative
+    quantiles = query(pg, "select bool_and(yhat_q90 is not null and yhat_q95 is not null and yhat_q99 is not null), "
+                          "bool_and(0 <= yhat_q90 and yhat_q90 <= yhat_q95 and yhat_q95 <= yhat_q99) "
+                          "from marts.forecast_values")
+    assert quantiles == [(True, True)]
     as_dict = json.loads(json.dumps(summary.as_dict()))  # JSON-able, e.g. for an Airflow XCom
     assert as_dict["run_id"] == summary.run_id and as_dict["rows_written"] == 21
     assert as_dict["generated_at"] == "2024-04-01T06:00:00+00:00"
