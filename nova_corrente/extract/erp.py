@@ -42,23 +42,15 @@ from nova_corrente.extract.copy_stream import CopyFailed, stream_copy
 from nova_corrente.extract.warehouse_setup import RAW_METADATA_COLUMNS, ensure_warehouse_schemas_in
 from nova_corrente.postgres_server import DatabaseUnavailable
 from nova_corrente.settings import PostgresSettings
+from nova_corrente.erp_simulator.config import TABLES
 
 log = logging.getLogger(__name__)
 
 ERP_SCHEMA = "erp"
 RAW_SCHEMA = "raw"
 WATERMARK_COLUMN = "updated_at"
-#: the ERP tables extracted by default, parents before children
-ERP_TABLES: tuple[str, ...] = (
-    "material_families",
-    "materials",
-    "sites",
-    "suppliers",
-    "supplier_materials",
-    "purchase_orders",
-    "stock_movements",
-    "stock_on_hand",
-)
+#: the ERP tables extracted by default, parents before children (the contract of schema.sql)
+ERP_TABLES: tuple[str, ...] = TABLES
 _METADATA_NAMES = tuple(name for name, _ in RAW_METADATA_COLUMNS)
 
 Column = tuple[str, str]

@@ -25,19 +25,11 @@ import psycopg2.extras
 
 from nova_corrente.extract.files import ensure_feed_tables
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
+from nova_corrente.erp_simulator.config import TABLES
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
-ERP_TABLES = (
-    "material_families",
-    "materials",
-    "sites",
-    "suppliers",
-    "supplier_materials",
-    "purchase_orders",
-    "stock_movements",
-    "stock_on_hand",
-)
+ERP_TABLES = TABLES
 
 WAREHOUSE_DDL = """
 create schema if not exists raw;

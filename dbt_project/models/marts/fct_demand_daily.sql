@@ -8,13 +8,7 @@
             {'columns': ['material_id', 'site_id', 'demand_date'], 'unique': true},
             {'columns': ['demand_date']},
         ],
-        post_hook=[
-            "delete from {{ this }} as demand
-             where not exists (
-                 select 1 from {{ ref('int_material_sites_filtered_to_active') }} as active
-                 where active.material_id = demand.material_id and active.site_id = demand.site_id
-             )"
-        ],
+        post_hook=["{{ delete_inactive_material_sites() }}"],
     )
 }}
 -- Daily consumption per active material-site, zero-filled (read by the forecast task).

@@ -8,13 +8,7 @@
             {'columns': ['material_id', 'site_id', 'stock_date'], 'unique': true},
             {'columns': ['stock_date']},
         ],
-        post_hook=[
-            "delete from {{ this }} as stock
-             where not exists (
-                 select 1 from {{ ref('int_material_sites_filtered_to_active') }} as active
-                 where active.material_id = stock.material_id and active.site_id = stock.site_id
-             )"
-        ],
+        post_hook=["{{ delete_inactive_material_sites() }}"],
     )
 }}
 -- Daily stock position per active material-site, reconstructed backwards from the current stock
