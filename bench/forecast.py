@@ -95,6 +95,38 @@ def generate(n_series: int, days: int, horizon: int, seed: int = 7) -> tuple[pd.
     return history, test, means[:, days:]
 
 
+def from_simulator(n_series: int, days: int, horizon: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The same three frames from the ERP simulator: about ``n_series`` active material-sites,
+    history = the daily consumption a planner sees (zero-filled), oracle = the simulator's
+    generating expected demand (``ErpData.truth``) on the test days."""
+    from datetime import date, timedelta
+
+    from nova_corrente.erp_simulator import SimulationConfig, simulate
+
+    share = 0.6
+    n_sites = 25
+    n_materials = max(1, round(n_series / (n_sites * share)))
+    end = date(2026, 6, 30)
+    config = SimulationConfig(seed=seed, start_date=end - timedelta(days=days + horizon - 1), end_date=end,
+                              n_materials=n_materials, n_sites=n_sites, site_stock_share=share)
+    data = simulate(config)
+    truth = data.truth.rename(columns={"demand_date": "ds", "expected_demand": "mean"})
+    truth["unique_id"] = truth["material_id"] + "@" + truth["site_id"]
+    truth["ds"] = pd.to_datetime(truth["ds"])
+    moves = data.stock_movements[data.stock_movements["movement_type"] == "consumption"]
+    consumed = (moves.assign(unique_id=moves["material_id"] + "@" + moves["site_id"],
+                             ds=pd.to_datetime(moves["movement_date"]), y=moves["quantity"].astype(float))
+                .groupby(["unique_id", "ds"], as_index=False)["y"].sum())
+    long = truth[["unique_id", "ds"]].merge(consumed, on=["unique_id", "ds"], how="left").fillna({"y": 0.0})
+    long = long.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    cut = pd.Timestamp(end - timedelta(days=horizon - 1))
+    history = long[long["ds"] < cut].reset_index(drop=True)
+    test = long[long["ds"] >= cut].reset_index(drop=True)
+    ids = np.sort(history["unique_id"].unique())
+    future = truth[truth["ds"] >= cut].pivot(index="unique_id", columns="ds", values="mean").reindex(ids)
+    return history, test, future.to_numpy()
+
+
 def test_matrix(test: pd.DataFrame, ids: np.ndarray, horizon: int) -> np.ndarray:
     frame = test.sort_values(["unique_id", "ds"])
     order = {uid: i for i, uid in enumerate(ids)}
@@ -119,14 +151,18 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--pmdarima-subset", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--source", choices=["synthetic", "simulator"], default="synthetic",
+                        help="synthetic spare-part series, or the ERP simulator's consumption (truth = its mean)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore")
 
     print(f"cores available: {os.cpu_count()}, n_jobs for slow models: {args.n_jobs}")
     tic = time.perf_counter()
-    history, test, true_mean = generate(args.series, args.days, args.horizon, args.seed)
-    print(f"generated {args.series} series x {args.days} days (+{args.horizon} test days) "
+    make = from_simulator if args.source == "simulator" else generate
+    history, test, true_mean = make(args.series, args.days, args.horizon, args.seed)
+    args.series = history["unique_id"].nunique()
+    print(f"{args.source}: generated {args.series} series x {args.days} days (+{args.horizon} test days) "
           f"in {time.perf_counter() - tic:.1f} s")
 
     config = EngineConfig(horizon=args.horizon, folds=args.folds, n_jobs=args.n_jobs)
