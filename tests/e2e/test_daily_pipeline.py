@@ -144,15 +144,15 @@ def test_bad_batch_stops_at_the_gate_and_marts_keep_their_content(scenario):
     pg, data, home = scenario
     before = _marts_fingerprint(pg)
     load_erp(pg, data, until=_midnight_after(CONFIG.end_date))
-    # the ERP records an impossible consumption during the new day
+    # the ERP records an impossible consumption during the new day (on its best-stocked material-site)
+    recorded_at = _midnight_after(CONFIG.end_date) - timedelta(hours=3)
     with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
         cur.execute(
             "insert into erp.stock_movements (movement_id, material_id, site_id, movement_type, movement_date, "
             "quantity, purchase_order_id, created_at, updated_at) "
-            "select max(movement_id) + 1, min(material_id), min(site_id), 'consumption', %s, -40, null, %s, %s "
-            "from erp.stock_movements",
-            (CONFIG.end_date, _midnight_after(CONFIG.end_date) - timedelta(hours=3),
-             _midnight_after(CONFIG.end_date) - timedelta(hours=3)),
+            "select (select max(movement_id) + 1 from erp.stock_movements), material_id, site_id, 'consumption', "
+            "%s, -40, null, %s, %s from erp.stock_on_hand order by quantity_on_hand desc, material_id, site_id limit 1",
+            (CONFIG.end_date, recorded_at, recorded_at),
         )
     conn.close()
     code, log = _run_dag(pg, CONFIG.end_date, home)
@@ -165,10 +165,15 @@ def test_bad_batch_stops_at_the_gate_and_marts_keep_their_content(scenario):
 
 def test_fixed_source_passes_and_the_new_day_reaches_the_marts(scenario):
     pg, _, home = scenario
+    # the ERP corrects the movement to a real consumption of 4 and books it on the stock, as an ERP does
     with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
         cur.execute("update erp.stock_movements set quantity = 4, updated_at = updated_at + interval '1 hour' "
-                    "where quantity < 0 and movement_type = 'consumption'")
-        assert cur.rowcount == 1
+                    "where quantity < 0 and movement_type = 'consumption' returning material_id, site_id, updated_at")
+        fixed = cur.fetchall()
+        assert len(fixed) == 1
+        material_id, site_id, updated_at = fixed[0]
+        cur.execute("update erp.stock_on_hand set quantity_on_hand = quantity_on_hand - 4, updated_at = %s "
+                    "where material_id = %s and site_id = %s", (updated_at, material_id, site_id))
     conn.close()
     code, log = _run_dag(pg, CONFIG.end_date, home)
     assert code == 0, log[-5000:]

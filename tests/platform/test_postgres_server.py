@@ -37,6 +37,7 @@ def test_external_server_requires_credentials_from_environment(monkeypatch):
     monkeypatch.setenv("NOVA_PG_HOST", "db.example.internal")
     monkeypatch.delenv("NOVA_PG_USER", raising=False)
     monkeypatch.delenv("NOVA_PG_PASSWORD", raising=False)
+    monkeypatch.delenv("NOVA_PG_PORT", raising=False)
     with pytest.raises(RuntimeError, match="NOVA_PG_USER, NOVA_PG_PASSWORD is not set"):
         postgres_settings()
     monkeypatch.setenv("NOVA_PG_USER", "etl")
