@@ -45,15 +45,26 @@ _execution = ExecutionConfig(
 )
 
 
-def _render(**selection: list[str]) -> RenderConfig:
-    # BUILD: one task per model runs the model and its tests, so a failing test stops everything
-    # downstream. Tests with two parents (relationships) get their own task after both parents.
-    return RenderConfig(
-        load_method=LoadMode.DBT_MANIFEST,
-        test_behavior=TestBehavior.BUILD,
-        should_detach_multiple_parents_tests=True,
-        emit_datasets=False,
-        **selection,
+def _dbt_group(group_id: str, **selection: list[str]) -> DbtTaskGroup:
+    """A Cosmos task group over the models chosen by ``select``/``exclude``.
+
+    BUILD: one task per model runs the model and its tests, so a failing test stops everything
+    downstream. Tests with two parents (relationships) get their own task after both parents.
+    """
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=_project,
+        profile_config=_profile,
+        execution_config=_execution,
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,
+            emit_datasets=False,
+            **selection,
+        ),
+        operator_args={"install_deps": False},
+        default_args={"retries": 0},
     )
 
 
@@ -61,6 +72,18 @@ def _settings():
     from nova_corrente.settings import postgres_settings
 
     return postgres_settings()
+
+
+def _gate(check, *args) -> dict:
+    """Run a quality gate; a failed gate is a data problem that retrying cannot fix."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nova_corrente.quality.gates import QualityGateFailed
+
+    try:
+        return check(_settings(), *args)
+    except QualityGateFailed as failure:
+        raise AirflowFailException(str(failure)) from failure
 
 
 @dag(
@@ -83,25 +106,11 @@ def nova_corrente_daily():
 
     @task(retries=0)
     def gate_raw(loaded: dict) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from nova_corrente.pipeline import gate_raw as run
-        from nova_corrente.quality.gates import QualityGateFailed
 
-        try:
-            return run(_settings(), loaded["batch_ids"])
-        except QualityGateFailed as failure:  # a data problem: retrying cannot fix it
-            raise AirflowFailException(str(failure)) from failure
+        return _gate(run, loaded["batch_ids"])
 
-    transform = DbtTaskGroup(
-        group_id="transform",
-        project_config=_project,
-        profile_config=_profile,
-        execution_config=_execution,
-        render_config=_render(exclude=["tag:forecast"]),
-        operator_args={"install_deps": False},
-        default_args={"retries": 0},
-    )
+    transform = _dbt_group("transform", exclude=["tag:forecast"])
 
     @task(outlets=[FORECASTS])
     def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
@@ -111,27 +120,13 @@ def nova_corrente_daily():
         _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
         return run(_settings(), end, run_id)
 
-    publish_forecasts = DbtTaskGroup(
-        group_id="publish_forecasts",
-        project_config=_project,
-        profile_config=_profile,
-        execution_config=_execution,
-        render_config=_render(select=["tag:forecast"]),
-        operator_args={"install_deps": False},
-        default_args={"retries": 0},
-    )
+    publish_forecasts = _dbt_group("publish_forecasts", select=["tag:forecast"])
 
     @task(retries=0, outlets=[MARTS, REORDER_POINTS])
     def gate_marts() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from nova_corrente.pipeline import gate_marts as run
-        from nova_corrente.quality.gates import QualityGateFailed
 
-        try:
-            return run(_settings())
-        except QualityGateFailed as failure:
-            raise AirflowFailException(str(failure)) from failure
+        return _gate(run)
 
     loaded = extract_load()
     gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts()
