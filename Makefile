@@ -45,8 +45,9 @@ docs: $(STAMP)
 db: $(STAMP)
 	$(BIN)/nova db start
 
-.PHONY: lint  ## Lint the dbt models with sqlfluff
+.PHONY: lint  ## Lint Python with ruff (incl. Airflow's AIR rules) and the dbt SQL with sqlfluff
 lint: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 .PHONY: bench  ## Run the benchmarks (prints figures and ratios)

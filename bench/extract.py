@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import psycopg2
@@ -30,8 +30,8 @@ from nova_corrente.extract import load_interval
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, postgres_settings
 
 T = TypeVar("T")
-INTERVAL_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-INTERVAL_END = datetime(2025, 1, 1, tzinfo=timezone.utc)
+INTERVAL_START = datetime(2024, 1, 1, tzinfo=UTC)
+INTERVAL_END = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def rss_kib() -> int:

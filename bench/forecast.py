@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nova_forecast import metrics
-from nova_forecast.data import Panel, load_panel
+from nova_forecast.data import load_panel
 from nova_forecast.engine import EngineConfig, forecast_panel, select_models
 from nova_forecast.models import FAST_MODELS, build_fast
 from nova_forecast.reconcile import reconcile

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
 
@@ -94,7 +94,7 @@ def build_warehouse(pg: PostgresSettings, data: ErpData, cutoff: datetime, work:
         steps.append((label, time.perf_counter() - started))
         return value
 
-    start = datetime.combine(data.config.start_date - timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(data.config.start_date - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     timed("load_erp (until cut-off)", load_erp, pg, data, until=cutoff)
     landing = work / "landing"
     timed("write feed files", write_feed_files, data, landing, until=cutoff)
@@ -188,7 +188,7 @@ def main() -> int:
     data = simulate(config)
     simulate_seconds = time.perf_counter() - started
     cutoff_date = args.end - timedelta(days=args.replay_days - 1)
-    cutoff = datetime.combine(cutoff_date, datetime.min.time(), tzinfo=timezone.utc)
+    cutoff = datetime.combine(cutoff_date, datetime.min.time(), tzinfo=UTC)
     first_day = (cutoff_date - config.start_date).days
 
     steps: list[tuple[str, float]] = [("simulate ERP", simulate_seconds)]

@@ -34,8 +34,14 @@ def run_logical_date(erp_end: date) -> str:
 
 def ensure_erp(pg: PostgresSettings) -> date:
     """Create the simulated ERP and feed files unless they exist; returns the ERP's last day."""
-    from nova_corrente.erp_simulator import SimulationConfig, erp_exists, load_erp, simulate, write_feed_files
-    from nova_corrente.erp_simulator import loaded_config
+    from nova_corrente.erp_simulator import (
+        SimulationConfig,
+        erp_exists,
+        load_erp,
+        loaded_config,
+        simulate,
+        write_feed_files,
+    )
 
     if erp_exists(pg):
         config = loaded_config(pg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) 
 
     summary = run_forecasts(
         pg,
-        run_id=f"daily-{interval_end.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}",
+        run_id=f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}",
         source=f"airflow:nova_corrente_daily/{airflow_run_id}",
         n_jobs=2,
         artifacts_dir=nova_home() / "forecast_runs",

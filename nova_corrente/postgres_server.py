@@ -54,9 +54,10 @@ def _run_as_server_user() -> str | None:
     """Name of the system user to run PostgreSQL as (None when we are not root)."""
     if os.geteuid() != 0:
         return None
+    import stat
+
     from pgserver._commands import POSTGRES_BIN_PATH
     from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
-    import stat
 
     ensure_user_exists(SYSTEM_USER)
     ensure_prefix_permissions(POSTGRES_BIN_PATH)

@@ -13,7 +13,6 @@ from backtest errors. Pure Python: no Airflow imports; the warehouse step lives 
 from __future__ import annotations
 
 from nova_forecast._version import __version__
-
 from nova_forecast.classify import classify, classify_values
 from nova_forecast.data import InputError, Panel, fingerprint, load_panel, read_frame, validate_long, write_frame
 from nova_forecast.engine import (

@@ -118,7 +118,7 @@ def validate_long(df: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     duplicated = clean.duplicated(["unique_id", "ds"], keep=False)
     if duplicated.any():
         pairs = clean.loc[duplicated].drop_duplicates(["unique_id", "ds"])
-        listed = [f"{u} on {d.date()}" for u, d in zip(pairs["unique_id"], pairs["ds"])]
+        listed = [f"{u} on {d.date()}" for u, d in zip(pairs["unique_id"], pairs["ds"], strict=True)]
         raise InputError(
             f"duplicate (unique_id, ds) pairs in {int(duplicated.sum())} rows: {_listing(listed)}; "
             "aggregate them to one row per series and period"

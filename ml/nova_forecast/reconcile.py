@@ -15,6 +15,7 @@ where coherence is given up). Interval bounds move with their forecast and keep 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,6 @@ def reconcile(result: ForecastResult, hierarchy: pd.DataFrame, config: EngineCon
 def _keep_nested(frame: pd.DataFrame, levels: tuple[int, ...]) -> None:
     """After moving bounds, keep wider intervals outside narrower ones."""
     ordered = sorted(levels)
-    for narrow, wide in zip(ordered, ordered[1:]):
+    for narrow, wide in pairwise(ordered):
         frame[f"yhat_lo_{wide}"] = np.minimum(frame[f"yhat_lo_{wide}"], frame[f"yhat_lo_{narrow}"])
         frame[f"yhat_hi_{wide}"] = np.maximum(frame[f"yhat_hi_{wide}"], frame[f"yhat_hi_{narrow}"])

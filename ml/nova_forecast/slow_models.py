@@ -84,7 +84,7 @@ class PerSeriesForecaster(Forecaster):
                 results = list(pool.map(_run_one, tasks, chunksize=max(1, len(tasks) // (4 * self.n_jobs))))
         else:
             results = [_run_one(task) for task in tasks]
-        for (i, _, _), (forecast, error) in zip(self._jobs, results):
+        for (i, _, _), (forecast, error) in zip(self._jobs, results, strict=True):
             if error is None:
                 out[i] = forecast
             else:

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -211,7 +211,7 @@ def run_forecasts(
         raise InputError(f"{DEMAND_TABLE} has no rows: nothing to forecast")
     data_fingerprint = fingerprint(frame)
     dataset_id = dataset_id or data_fingerprint
-    generated_at = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    generated_at = (generated_at or datetime.now(UTC)).astimezone(UTC)
     run_id = run_id or f"{generated_at:%Y%m%dT%H%M%SZ}-{data_fingerprint[:12]}"
 
     panel, input_warnings = load_panel(frame[["unique_id", "ds", "y"]], config.freq)

@@ -8,11 +8,22 @@ as monthly CSVs in the landing folder. CLI: ``python -m nova_corrente.erp_simula
 """
 
 from nova_corrente.erp_simulator.config import (
-    MOVEMENT_SIGN, MOVEMENT_TYPES, PRIMARY_KEYS, TABLE_COLUMNS, TABLES, ErpData, SimulationConfig,
+    MOVEMENT_SIGN,
+    MOVEMENT_TYPES,
+    PRIMARY_KEYS,
+    TABLE_COLUMNS,
+    TABLES,
+    ErpData,
+    SimulationConfig,
 )
 from nova_corrente.erp_simulator.feeds import write_feed_files
 from nova_corrente.erp_simulator.load import (
-    LoadedSimulation, LoadSummary, erp_exists, load_erp, loaded_config, loaded_simulation,
+    LoadedSimulation,
+    LoadSummary,
+    erp_exists,
+    load_erp,
+    loaded_config,
+    loaded_simulation,
 )
 from nova_corrente.erp_simulator.replay import erp_state_as_of
 from nova_corrente.erp_simulator.simulate import simulate

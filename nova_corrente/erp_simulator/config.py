@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,7 @@ MOVEMENT_SIGN: dict[str, int] = {
 
 def yesterday_utc() -> date:
     """Yesterday's date in UTC (the default last simulated day)."""
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class SimulationConfig:
         """Midnight UTC after the last simulated day: an ``until`` that includes everything."""
         end = self.resolved().end_date
         assert end is not None
-        return datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+        return datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)

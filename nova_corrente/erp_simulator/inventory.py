@@ -173,7 +173,7 @@ def _orders_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: np.zeros(0, dtype=float if "quantity" in c else int) for c in columns})
     stacked = [np.concatenate([p[i] for p in parts]) for i in range(len(columns))]
-    return pd.DataFrame(dict(zip(columns, stacked)))
+    return pd.DataFrame(dict(zip(columns, stacked, strict=True)))
 
 
 def _movements_frame(

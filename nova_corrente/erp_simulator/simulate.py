@@ -12,12 +12,23 @@ import pandas as pd
 
 from nova_corrente.erp_simulator import catalog
 from nova_corrente.erp_simulator.config import (
-    MOVEMENT_TYPES, TABLE_COLUMNS, ErpData, SimulationConfig, midnight_dates, rng_for, utc_timestamps,
+    MOVEMENT_TYPES,
+    TABLE_COLUMNS,
+    ErpData,
+    SimulationConfig,
+    midnight_dates,
+    rng_for,
+    utc_timestamps,
 )
 from nova_corrente.erp_simulator.demand import build_series, expected_demand, sample_demand, truth_frame
 from nova_corrente.erp_simulator.feeds import (
-    anatel_5g_frame, month_range, rollout_demand_factor, simulate_5g_additions, simulate_economic,
-    simulate_weather_matrix, weather_frame,
+    anatel_5g_frame,
+    month_range,
+    rollout_demand_factor,
+    simulate_5g_additions,
+    simulate_economic,
+    simulate_weather_matrix,
+    weather_frame,
 )
 from nova_corrente.erp_simulator.inventory import WINDOWS, reorder_policy, simulate_stock
 from nova_corrente.erp_simulator.seasonality import day_range

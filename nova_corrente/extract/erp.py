@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 from psycopg2 import sql
@@ -37,12 +37,12 @@ from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
 
+from nova_corrente.erp_simulator.config import TABLES
 from nova_corrente.extract.connections import Role, close_quietly, connect, is_connection_lost, where
 from nova_corrente.extract.copy_stream import CopyFailed, stream_copy
 from nova_corrente.extract.warehouse_setup import RAW_METADATA_COLUMNS, ensure_warehouse_schemas_in
 from nova_corrente.postgres_server import DatabaseUnavailable
 from nova_corrente.settings import PostgresSettings
-from nova_corrente.erp_simulator.config import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def batch_id_for(source: str, interval_end: datetime) -> str:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"interval bounds must be timezone-aware (got naive {moment.isoformat()})")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def compare_columns(

@@ -372,7 +372,7 @@ def loaded_series_points(conn: Connection, feed: Feed, path: Path) -> SeriesPoin
     with conn.cursor() as cur:
         cur.execute(query, (file_batch_source(feed, path),))
         for *cells, source in cur.fetchall():
-            row = {name: parse_value(feed.kind_of(name), cell) for name, cell in zip(names, cells)}
+            row = {name: parse_value(feed.kind_of(name), cell) for name, cell in zip(names, cells, strict=True)}
             group = tuple(str(row[name]) for name in feed.group_key)  # key columns are never NULL in raw
             for column in feed.non_decreasing:
                 if (value := row[column]) is not None:
@@ -417,7 +417,7 @@ def _csv_rows(feed: Feed, path: Path, relative: str) -> Iterator[tuple[str, dict
                     f"{relative}: row {number} (line {reader.line_num}) has {len(cells)} fields,"
                     f" header has {len(names)}"
                 )
-            yield f"row {number} (line {reader.line_num})", dict(zip(names, cells))
+            yield f"row {number} (line {reader.line_num})", dict(zip(names, cells, strict=True))
 
 
 def _parquet_rows(feed: Feed, path: Path, relative: str) -> Iterator[tuple[str, dict[str, object]]]:

@@ -42,7 +42,7 @@ def dagbag(pg_module, tmp_path_factory):
     result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
                             cwd=REPO_ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("DAGBAG"))
+    line = next(text for text in result.stdout.splitlines() if text.startswith("DAGBAG"))
     return json.loads(line.removeprefix("DAGBAG"))
 
 
@@ -94,5 +94,5 @@ def test_dag_files_do_no_database_work_at_parse_time(pg_module, tmp_path):
     result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
                             cwd=REPO_ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(next(l for l in result.stdout.splitlines() if l.startswith("DAGBAG")).removeprefix("DAGBAG"))
+    out = json.loads(next(text for text in result.stdout.splitlines() if text.startswith("DAGBAG")).removeprefix("DAGBAG"))
     assert out["errors"] == {}

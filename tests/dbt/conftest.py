@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from dbt_harness import PROJECT_DIR, run_dbt
 
 OFFLINE_ENV = {

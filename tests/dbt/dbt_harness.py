@@ -23,9 +23,9 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from nova_corrente.erp_simulator.config import TABLES
 from nova_corrente.extract.files import ensure_feed_tables
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
-from nova_corrente.erp_simulator.config import TABLES
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"

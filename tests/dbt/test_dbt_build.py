@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dbt_harness import Loader, create_warehouse_tables, query, run_dbt
 
 DAYS = [f"2024-01-{day:02d}" for day in range(1, 11)]

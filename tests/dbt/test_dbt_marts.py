@@ -29,16 +29,14 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dbt_harness import Loader, create_warehouse_tables, query, run_dbt
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 RECENT = (NOW - timedelta(hours=2)).isoformat()          # fresh: loaded two hours ago
 MONTH_OLD = (NOW - timedelta(days=40)).isoformat()       # a monthly file 40 days old: late (warn)
 T0 = "2024-01-01 00:00:00+00"

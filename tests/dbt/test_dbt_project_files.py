@@ -7,9 +7,7 @@ import importlib.util
 import re
 
 import pytest
-
 from dbt_harness import PROJECT_DIR
-
 
 STAGING = {
     "stg_erp__material_families", "stg_erp__materials", "stg_erp__sites", "stg_erp__suppliers",

@@ -8,7 +8,6 @@ import math
 import statistics
 
 import pytest
-
 from dbt_harness import query, run_dbt
 
 

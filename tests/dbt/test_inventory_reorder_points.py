@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dbt_harness import Loader, create_warehouse_tables, query, run_dbt
 
 DAYS = 120

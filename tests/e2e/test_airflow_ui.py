@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import urllib.request
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -87,7 +87,7 @@ def test_login_trigger_and_run_to_success(services):
         pytest.fail("the DAG never appeared in the API")
     assert dag["is_paused"] is False
 
-    logical = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc).isoformat()
+    logical = datetime(2026, 3, 1, 9, 0, tzinfo=UTC).isoformat()
     run = _call(base, f"/api/v2/dags/{DAG_ID}/dagRuns", token, {"logical_date": logical}, method="POST")
     run_id = run["dag_run_id"]
     deadline = time.monotonic() + 1500

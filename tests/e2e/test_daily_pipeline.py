@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -42,7 +42,7 @@ MARTS_COMPARED = {
 
 
 def _midnight_after(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc)
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
 
 
 def _query(pg, sql: str, params=None, db: str | None = None):

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
 import pytest
 
 from nova_corrente.erp_simulator import (
-    TABLE_COLUMNS, TABLES, SimulationConfig, erp_exists, erp_state_as_of, load_erp, loaded_config, loaded_simulation,
+    TABLE_COLUMNS,
+    TABLES,
+    SimulationConfig,
+    erp_exists,
+    erp_state_as_of,
+    load_erp,
+    loaded_config,
+    loaded_simulation,
     simulate,
 )
 from nova_corrente.erp_simulator.cli import main
@@ -43,7 +50,7 @@ def _counts(pg) -> dict[str, int]:
 
 
 def _utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def test_schema_matches_the_frames_and_the_erp_replays_to_an_instant(pg_module, data):

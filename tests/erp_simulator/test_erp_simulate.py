@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from nova_corrente.erp_simulator import (
-    MOVEMENT_SIGN, MOVEMENT_TYPES, PRIMARY_KEYS, TABLE_COLUMNS, SimulationConfig, erp_state_as_of, simulate,
+    MOVEMENT_SIGN,
+    MOVEMENT_TYPES,
+    PRIMARY_KEYS,
+    TABLE_COLUMNS,
+    SimulationConfig,
+    erp_state_as_of,
+    simulate,
 )
 
 YEAR = SimulationConfig(seed=7, start_date=date(2024, 1, 1), end_date=date(2024, 12, 31),

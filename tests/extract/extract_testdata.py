@@ -7,7 +7,7 @@ written here by hand, all on 2024-01-01 (UTC), so a reader can count what each i
 from __future__ import annotations
 
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -16,7 +16,7 @@ from nova_corrente.settings import REPO_ROOT, PostgresSettings
 
 SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
 
-DAY1 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DAY1 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)
 DAY4 = DAY1 + timedelta(days=3)

@@ -9,6 +9,7 @@ import time
 
 import psycopg2
 import pytest
+from extract_testdata import DAY1, DAY1_COUNTS, DAY2, DAY3, DAY4
 
 from nova_corrente.extract import (
     ERP_TABLES,
@@ -20,8 +21,6 @@ from nova_corrente.extract import (
 )
 from nova_corrente.extract.erp import compare_columns
 from nova_corrente.postgres_server import DatabaseUnavailable
-
-from extract_testdata import DAY1, DAY1_COUNTS, DAY2, DAY3, DAY4
 
 
 def pass_batches(pg, interval_end, status="passed", reason=None):

@@ -6,9 +6,20 @@ import pytest
 
 from nova_forecast.data import Panel, load_panel
 from nova_forecast.models import (
-    ADIDA, IMAPA, SES, TSB, Croston, CrostonSBA, HistoricAverage, Naive, SeasonalES, SeasonalNaive,
+    ADIDA,
+    IMAPA,
+    SES,
+    TSB,
+    Croston,
+    CrostonSBA,
+    HistoricAverage,
+    Naive,
+    SeasonalES,
+    SeasonalNaive,
     SeasonalWindowAverage,
-    WindowAverage, best_ses, croston_parts,
+    WindowAverage,
+    best_ses,
+    croston_parts,
 )
 
 
@@ -113,7 +124,9 @@ def test_rows_mask_leaves_other_series_without_forecast():
 
 
 def test_matches_statsforecast_on_a_random_intermittent_series():
-    from statsforecast.models import TSB as SfTSB, CrostonClassic, CrostonSBA as SfSBA
+    from statsforecast.models import TSB as SfTSB
+    from statsforecast.models import CrostonClassic
+    from statsforecast.models import CrostonSBA as SfSBA
 
     rng = np.random.default_rng(3)
     y = (rng.random(200) < 0.2) * rng.integers(1, 6, 200).astype(float)

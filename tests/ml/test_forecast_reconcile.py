@@ -22,7 +22,7 @@ def test_reconciled_site_forecasts_add_up_to_the_totals():
     ids = ["M1@S1", "M1@S2", "M2@S1", "M3@S1"]
     frame = pd.concat(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2024-01-01", periods=84),
                                     "y": (rng.random(84) < p) * rng.integers(1, 9, 84)})
-                      for uid, p in zip(ids, (0.9, 0.2, 0.5, 0.1)))
+                      for uid, p in zip(ids, (0.9, 0.2, 0.5, 0.1), strict=True))
     config = EngineConfig(horizon=7, folds=2, models=("mean", "croston", "seasonal_naive", "tsb"))
     panel, _ = load_panel(frame)
     base = forecast_panel(panel, config)

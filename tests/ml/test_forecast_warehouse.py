@@ -1,7 +1,7 @@
 """The forecast task against a real PostgreSQL: metadata, atomic runs, idempotence, pruning."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import psycopg2
@@ -11,8 +11,8 @@ from nova_forecast import warehouse
 from nova_forecast.engine import EngineConfig
 
 CONFIG = EngineConfig(horizon=7, folds=2, models=("naive", "seasonal_naive", "mean", "croston", "sba", "tsb"))
-DAY_1 = datetime(2024, 4, 1, 6, 0, tzinfo=timezone.utc)
-DAY_2 = datetime(2024, 4, 2, 6, 0, tzinfo=timezone.utc)
+DAY_1 = datetime(2024, 4, 1, 6, 0, tzinfo=UTC)
+DAY_2 = datetime(2024, 4, 2, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_same_run_id_replaces_the_run_and_old_runs_are_pruned(pg):
     warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="daily-2024-04-01")
     assert query(pg, "select run_id, count(*) from marts.forecast_values group by run_id") == [("daily-2024-04-01", 21)]
     warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2, run_id="daily-2024-04-02")
-    third = datetime(2024, 4, 3, 6, 0, tzinfo=timezone.utc)
+    third = datetime(2024, 4, 3, 6, 0, tzinfo=UTC)
     summary = warehouse.run_forecasts(pg, config=CONFIG, generated_at=third, run_id="daily-2024-04-03", keep_runs=2)
     assert summary.pruned_runs == 1
     assert query(pg, "select run_id from marts.forecast_runs order by generated_at") == [

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-DAY1 = datetime(2024, 1, 2, tzinfo=timezone.utc)  # interval_end of the first run
+DAY1 = datetime(2024, 1, 2, tzinfo=UTC)  # interval_end of the first run
 DAY2 = DAY1 + timedelta(days=1)
 
 

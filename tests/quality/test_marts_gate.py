@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from nova_corrente.quality.gates import QualityGateFailed, validate_marts
 from nova_corrente.settings import PostgresSettings
 
-GENERATED = datetime(2024, 1, 2, 9, tzinfo=timezone.utc)
+GENERATED = datetime(2024, 1, 2, 9, tzinfo=UTC)
 
 
 def add_reorder_points(conn: Any, rows: list[tuple[str, str, float, float, float]]) -> None:
