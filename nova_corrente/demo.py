@@ -93,7 +93,21 @@ def summary(pg: PostgresSettings) -> str:
         to_order, below = cur.fetchone()
         cur.execute("select max(run_id) from marts.forecast_runs")
         forecast_run = cur.fetchone()[0]
+        cur.execute(
+            "select count(*) filter (where status = 'passed'), count(*) filter (where status = 'rejected'),"
+            " (select count(*) from audit.quarantined_rows where resolved_at is null) from audit.load_batches"
+        )
+        passed, held_back, quarantined = cur.fetchone()
+        cur.execute(
+            "select status, count(*) from audit.reconciliation_results where checked_at ="
+            " (select max(checked_at) from audit.reconciliation_results) group by status order by status"
+        )
+        reconciliation = ", ".join(f"{count} {status}" for status, count in cur.fetchall()) or "not run yet"
     conn.close()
+    lines.append("")
+    lines.append(f"Data quality: {passed} batches passed, {held_back} held back whole (audit.load_batches),"
+                 f" {quarantined} bad rows in quarantine (audit.quarantined_rows where resolved_at is null);"
+                 f" last reconciliation with the ERP: {reconciliation} (audit.reconciliation_results).")
     lines.append("")
     lines.append(f"Ten most urgent reorders ({to_order} material-sites to order now; {below} are below their "
                  "reorder point on hand, some already covered by open purchase orders):")

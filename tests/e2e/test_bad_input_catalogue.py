@@ -801,6 +801,10 @@ def scenario(pg_module, tmp_path_factory) -> Scenario:
         # day 2: the ERP's normal day, then every bad kind
         load_erp(pg_module, data, until=midnight_after(DAY2))
         write_feed_files(data, landing, until=midnight_after(DAY2))
+        # the simulated ERP's good movements of the day, before anything bad is added
+        s.notes["day2_good_movements"] = s.erp(
+            "select movement_id, quantity::text from erp.stock_movements where updated_at >= %s and updated_at < %s"
+            " order by 1", (midnight_after(DAY1), midnight_after(DAY2)))
         s.notes["IMPLAUSIBLE"] = _implausible_quantity(s)
         for kind in KINDS:
             if kind.name == "consumption far above the material's history":
@@ -808,9 +812,6 @@ def scenario(pg_module, tmp_path_factory) -> Scenario:
                 kind.stopped = _movement_quarantined(900007, "quantity at most max(",
                                                      f"{Decimal(s.notes['IMPLAUSIBLE']):.2f}")
             kind.inject(s)
-        s.notes["day2_good_movements"] = s.erp(
-            "select movement_id, quantity::text from erp.stock_movements where updated_at >= %s and updated_at < %s"
-            " and movement_id < 900000 order by 1", (midnight_after(DAY1), midnight_after(DAY2)))
         run_day(s, DAY2, "day2")
         s.notes["day2_staged"] = s.wh(
             "select movement_id, quantity::text from staging.stg_erp__stock_movements where movement_id = any(%s)"

@@ -47,7 +47,7 @@ from nova_corrente.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
 
-_SPOOL_BYTES = 16 << 20
+_SPOOL_BYTES = 8 << 20  # rows beyond this spill to a temporary file: memory stays flat
 PARSE_RULE = "cells parse as the contract's types"
 
 
