@@ -61,7 +61,7 @@ def main() -> None:
                 write_weather(path, rows)
                 size = path.stat().st_size / 2**20
                 started = time.perf_counter()
-                report, seconds, rss0, peak = measured(lambda path=landing: load_landing_files(pg, Path(path)))
+                report, seconds, rss0, peak = measured(lambda pg=pg, path=landing: load_landing_files(pg, Path(path)))
                 seconds = time.perf_counter() - started
                 [batch] = report.loaded
                 print(f"{rows:>12,}{size:>10.0f}{seconds:>10.1f}{rows / seconds:>12,.0f}{rss0 / 1024:>15.1f}"
