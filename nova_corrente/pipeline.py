@@ -116,7 +116,7 @@ def gate_reconciliation(pg: PostgresSettings, interval_end: datetime, batch_ids:
         problems.append(report.summary())
     if problems:
         raise ReconciliationFailed("\n".join(problems), result)
-    log.info("run audit passed: %s", report.summary())
+    log.info("reconciliation gate passed: %s", report.summary())
     return result
 
 
