@@ -71,8 +71,10 @@ lead_times_by_material as (
     group by material_id
 ),
 
-series_lead_times as (
-    -- one row per material-site: its demand window and the lead times of its material
+series_lead_times as materialized (
+    -- one row per material-site: its demand window and the lead times of its material (computed
+    -- first, so the daily demand joins these few rows by hash, whatever the estimates of the lead
+    -- time CTEs)
     select
         demand_statistics.material_id,
         demand_statistics.site_id,
