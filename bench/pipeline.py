@@ -6,8 +6,10 @@ the demo's. Prints:
 * per DAG stage (extract_load, gate_raw, transform, forecast, publish_forecasts, gate_marts):
   wall seconds (first task start -> last task end) and summed task seconds, from Airflow's
   task-instance records;
-* plain `dbt build` of the same models on the same warehouse, and the ratio
-  Cosmos transform / plain dbt build (the price of one Airflow task per model);
+* plain `dbt build` of the same models on the same warehouse (the DAG's transform selection and all
+  models), the five slowest models of each with their seconds and the summed seconds of models,
+  tests and unit tests (from dbt's run_results.json), and the ratio Cosmos transform / plain dbt
+  build (the price of one Airflow task per model);
 * peak resident memory of the DAG run process tree is not measured here (see bench/extract.py and
   bench/forecast.py for the memory of the heavy stages).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -75,14 +78,46 @@ def _stage_times(pg, logical_date: str) -> dict[str, tuple[float, float, int]]:
     }
 
 
-def _dbt(pg, *args: str) -> float:
+@dataclasses.dataclass(frozen=True)
+class DbtTimings:
+    """One dbt invocation: wall seconds, and node seconds from its run_results.json."""
+
+    wall_seconds: float
+    slowest_models: list[tuple[str, float]]
+    seconds_by_kind: dict[str, float]
+
+
+def node_timings(run_results: dict, top: int = 5) -> tuple[list[tuple[str, float]], dict[str, float]]:
+    """The `top` slowest models (name, seconds) and the summed seconds per node kind (model, test,
+    unit_test, seed, snapshot) of a dbt run_results.json."""
+    by_kind: dict[str, float] = {}
+    models: list[tuple[str, float]] = []
+    for result in run_results["results"]:
+        kind, _, name = result["unique_id"].split(".", 2)
+        if kind in ("model", "test", "unit_test", "seed", "snapshot"):
+            by_kind[kind] = by_kind.get(kind, 0.0) + result["execution_time"]
+        if kind == "model":
+            models.append((name.rsplit(".", 1)[-1], result["execution_time"]))
+    return sorted(models, key=lambda model: -model[1])[:top], by_kind
+
+
+def _dbt(pg, *args: str) -> DbtTimings:
     env = {**os.environ, **dbt_env(pg)}
     started = time.perf_counter()
     result = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--target-path", "target_bench"],
                             env=env, cwd=REPO / "dbt_project", capture_output=True, text=True)
+    wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
-    return time.perf_counter() - started
+    run_results = json.loads((REPO / "dbt_project" / "target_bench" / "run_results.json").read_text())
+    return DbtTimings(wall, *node_timings(run_results))
+
+
+def _print_dbt(label: str, timings: DbtTimings) -> None:
+    kinds = ", ".join(f"{kind}s {seconds:.1f} s" for kind, seconds in sorted(timings.seconds_by_kind.items()))
+    print(f"{label:<40}{timings.wall_seconds:8.1f} s   (summed node time: {kinds})")
+    for name, seconds in timings.slowest_models:
+        print(f"    {name:<52}{seconds:6.1f} s")
 
 
 def main() -> int:
@@ -137,9 +172,10 @@ def main() -> int:
         wall, summed, count = stages.get(stage, (float('nan'), float('nan'), 0))
         print(f"{stage:<22}{wall:>9.1f}{summed:>9.1f}{count:>7}")
     transform_wall = stages.get("transform", (float("nan"),))[0]
-    print(f"\nplain dbt build --exclude tag:forecast  {plain_transform:8.1f} s")
-    print(f"plain dbt build (all models)            {plain_full:8.1f} s")
-    print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform:.2f}x")
+    print("\nplain dbt build on the same warehouse (wall; the five slowest models)")
+    _print_dbt("plain dbt build --exclude tag:forecast", plain_transform)
+    _print_dbt("plain dbt build (all models)", plain_full)
+    print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform.wall_seconds:.2f}x")
     return 0
 
 

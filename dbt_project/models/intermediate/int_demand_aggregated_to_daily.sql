@@ -1,3 +1,7 @@
+{{ config(materialized='table') }}
+-- A table, not a view: five models read it (the demand statistics and classes, the lead-time
+-- demand distributions, fct_demand_daily), which would each recompute the zero-filled calendar, and
+-- the planner needs its real row count and statistics (analyze_table) to choose hash joins there.
 -- Daily consumption per active material-site, zero-filled: one row per active material-site and
 -- calendar day from the first to the last movement date in the warehouse (any material-site).
 with

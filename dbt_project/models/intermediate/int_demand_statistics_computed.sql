@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: one row per material-site read by the reorder-point models and their tests,
+-- which would otherwise each recompute it from a year of daily demand.
 -- Demand statistics per active material-site over the last `demand_window_days` days (var, default
 -- 365) of zero-filled daily demand, ending at the last demand date:
 --   avg / std_daily_demand   mean and sample standard deviation of the daily quantities

@@ -1,5 +1,5 @@
 {{ config(materialized='table') }}
--- A table: fct_reorder_points and the tests read it, and it aggregates ~N x (distinct lead times)
+-- A table: fct_reorder_points and the tests read it, and it aggregates N x (distinct lead times)
 -- windows per material-site.
 -- The empirical distribution of lead-time demand (LTD) per active material-site, without assuming
 -- any shape: every pair (start day, lead time) is one equally likely replenishment cycle, where
@@ -11,10 +11,14 @@
 --     material without an active supplier - the lead times fct_reorder_points uses.
 -- With cumulative sums C(k) = demand of days 0 .. k-1 and total T, the window (i, L) sums to
 --   (i + L) div N * T + C((i + L) mod N) - C(i)
--- so no window is expanded day by day (C is read from an array of the material-site). One row per
+-- so no window is expanded day by day, and C at a window's end is read with lead/lag from the rows
+-- of the same material-site (its window's days are consecutive: int_demand_aggregated_to_daily is
+-- zero-filled). Nothing here joins two large inputs, so the plan cannot turn into a nested loop
+-- when the planner misjudges row counts: the cost is linear in material-sites x days x lead times
+-- (a material's few lead times travel as a small array, unnested once per day). One row per
 -- material-site and distinct LTD value, with how many (start day, receipt) pairs give it and the
--- cumulative count: the service-level quantile
--- (percentile_disc of all pairs) is the smallest value whose cumulative count reaches p * total.
+-- cumulative count: the service-level quantile (percentile_disc of all pairs) is the smallest value
+-- whose cumulative count reaches p * total.
 with
 
 daily_demand as (
@@ -57,65 +61,99 @@ lead_time_samples as (
     where lead_time_source <> 'observed'
 ),
 
-series_lead_times as (
+lead_times_by_material as (
+    -- each material's lead times and their weights as two aligned arrays (a few dozen values at most)
+    select
+        material_id,
+        array_agg(lead_time_days order by lead_time_days) as lead_time_days,
+        array_agg(receipt_count order by lead_time_days) as receipt_counts
+    from lead_time_samples
+    group by material_id
+),
+
+series_lead_times as materialized (
+    -- one row per material-site: its demand window and the lead times of its material (computed
+    -- first, so the daily demand joins these few rows by hash, whatever the estimates of the lead
+    -- time CTEs)
     select
         demand_statistics.material_id,
         demand_statistics.site_id,
+        demand_statistics.window_start_date,
+        demand_statistics.window_end_date,
         demand_statistics.demand_days,
         demand_statistics.total_quantity_consumed,
-        coalesce(lead_time_samples.lead_time_days, {{ var('default_lead_time_days') }}) as lead_time_days,
-        coalesce(lead_time_samples.receipt_count, 1) as receipt_count
+        coalesce(
+            lead_times_by_material.lead_time_days, array[{{ var('default_lead_time_days') }}]
+        ) as lead_time_days,
+        coalesce(lead_times_by_material.receipt_counts, array[cast(1 as bigint)]) as receipt_counts,
+        coalesce(cardinality(lead_times_by_material.lead_time_days), 1) as lead_time_count
     from demand_statistics
-    left join lead_time_samples
-        on demand_statistics.material_id = lead_time_samples.material_id
+    left join lead_times_by_material
+        on demand_statistics.material_id = lead_times_by_material.material_id
 ),
 
 demand_cumulated as (
+    -- C(day_index): the demand of the window's days before this one
     select
         daily_demand.material_id,
         daily_demand.site_id,
-        daily_demand.demand_date - demand_statistics.window_start_date as day_index,
+        series_lead_times.demand_days,
+        series_lead_times.total_quantity_consumed,
+        series_lead_times.lead_time_days,
+        series_lead_times.receipt_counts,
+        series_lead_times.lead_time_count,
+        daily_demand.demand_date,
+        daily_demand.demand_date - series_lead_times.window_start_date as day_index,
         coalesce(sum(daily_demand.quantity_consumed) over (
             partition by daily_demand.material_id, daily_demand.site_id
             order by daily_demand.demand_date
             rows between unbounded preceding and 1 preceding
         ), 0) as quantity_before
     from daily_demand
-    inner join demand_statistics
-        on daily_demand.material_id = demand_statistics.material_id
-        and daily_demand.site_id = demand_statistics.site_id
-        and daily_demand.demand_date between demand_statistics.window_start_date and demand_statistics.window_end_date
+    inner join series_lead_times
+        on daily_demand.material_id = series_lead_times.material_id
+        and daily_demand.site_id = series_lead_times.site_id
+        and daily_demand.demand_date between series_lead_times.window_start_date and series_lead_times.window_end_date
 ),
 
-series_cumulated as (
-    -- C(0) .. C(N - 1) of each material-site in one array (C(k) at index k + 1): a window's end is
-    -- read by position, so no join on a computed day (whose row estimate misleads the planner)
-    select
-        material_id,
-        site_id,
-        array_agg(quantity_before order by day_index) as quantities_before
-    from demand_cumulated
-    group by material_id, site_id
-),
-
-windows_summed as (
+windows_started as (
+    -- every (start day, lead time) pair: the day row repeated once per lead time of its material
     select
         demand_cumulated.material_id,
         demand_cumulated.site_id,
-        series_lead_times.receipt_count,
-        (demand_cumulated.day_index + series_lead_times.lead_time_days) / series_lead_times.demand_days
-        * series_lead_times.total_quantity_consumed
-        + series_cumulated.quantities_before[
-            (demand_cumulated.day_index + series_lead_times.lead_time_days) % series_lead_times.demand_days + 1
-        ]
-        - demand_cumulated.quantity_before as lead_time_demand_quantity
+        demand_cumulated.demand_days,
+        demand_cumulated.total_quantity_consumed,
+        demand_cumulated.demand_date,
+        demand_cumulated.day_index,
+        demand_cumulated.quantity_before,
+        demand_cumulated.lead_time_count,
+        lead_times.lead_time_days,
+        lead_times.receipt_count,
+        -- the window ends before the day this many days after its start, modulo the window
+        cast(lead_times.lead_time_days % demand_cumulated.demand_days as integer) as end_offset_days
     from demand_cumulated
-    inner join series_lead_times
-        on demand_cumulated.material_id = series_lead_times.material_id
-        and demand_cumulated.site_id = series_lead_times.site_id
-    inner join series_cumulated
-        on demand_cumulated.material_id = series_cumulated.material_id
-        and demand_cumulated.site_id = series_cumulated.site_id
+    cross join lateral unnest(demand_cumulated.lead_time_days, demand_cumulated.receipt_counts)
+        as lead_times (lead_time_days, receipt_count)
+),
+
+windows_summed as (
+    -- C at the window's end (i + L) mod N. The material-site's rows are ordered by day, then lead
+    -- time, and every day has lead_time_count rows, so the same lead time on the day L mod N days
+    -- later is (L mod N) x lead_time_count rows ahead; past the last day, the window wraps to the
+    -- day N - (L mod N) days earlier
+    select
+        material_id,
+        site_id,
+        receipt_count,
+        (day_index + lead_time_days) / demand_days * total_quantity_consumed
+        + coalesce(
+            lead(quantity_before, end_offset_days * lead_time_count) over days_and_lead_times,
+            lag(quantity_before, (cast(demand_days as integer) - end_offset_days) * lead_time_count)
+                over days_and_lead_times
+        )
+        - quantity_before as lead_time_demand_quantity
+    from windows_started
+    window days_and_lead_times as (partition by material_id, site_id order by demand_date, lead_time_days)
 ),
 
 windows_counted as (

@@ -1,3 +1,6 @@
+{{ config(materialized='table') }}
+-- A table, not a view: fct_reorder_points and seven data tests read it, and each read of a view
+-- would recompute a year of daily demand per material-site.
 -- ABC and XYZ classes per active material-site, over the last `classification_window_days` days
 -- (var, default 365) of zero-filled daily demand ending at the last demand date (the whole history
 -- when it is shorter).

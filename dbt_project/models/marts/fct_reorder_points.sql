@@ -128,11 +128,20 @@ methods_chosen as (
 empirical_quantiles_computed as (
     -- percentile_disc(service_level) of the demand to cover in a cycle (lead-time demand +
     -- undershoot): the smallest value whose cumulative count reaches service_level x all outcomes
-    -- (exact numeric comparison)
+    -- (exact numeric comparison). The distribution comes as runs of values: in the first run that
+    -- reaches the target, step back from its last value while the cumulative count stays at or above
+    -- it (each value back removes unit_outcome_count; a run of one value is its value)
     select
         methods_chosen.material_id,
         methods_chosen.site_id,
-        min(cycle_demands.cycle_demand_quantity) as lead_time_demand_quantile
+        min(greatest(
+            cycle_demands.cycle_demand_quantity,
+            cycle_demands.last_cycle_demand_quantity - div(
+                cycle_demands.cumulative_outcome_count
+                - methods_chosen.service_level * cycle_demands.total_outcome_count,
+                cycle_demands.unit_outcome_count
+            )
+        )) as lead_time_demand_quantile
     from methods_chosen
     inner join cycle_demands
         on methods_chosen.material_id = cycle_demands.material_id
