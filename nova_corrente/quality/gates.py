@@ -126,9 +126,12 @@ def validate_raw_batches(
 ) -> GateReport:
     """Validate the rows of ``batch_ids`` and mark the batches passed or rejected.
 
-    Raises ``QualityGateFailed`` (batches now ``rejected``) when an expectation fails, and
-    ``KeyError`` (nothing changed) for batch ids that ``audit.load_batches`` does not know.
+    Runs as ``pg``'s component, or as the loader for the administrator's settings (it reads raw and
+    writes the batches' status). Raises ``QualityGateFailed`` (batches now ``rejected``) when an
+    expectation fails, and ``KeyError`` (nothing changed) for batch ids that ``audit.load_batches``
+    does not know.
     """
+    pg = pg.component_or("loader")
     started = time.perf_counter()
     ids = list(dict.fromkeys(batch_ids))
     report = GateReport(gate="raw")
@@ -219,8 +222,11 @@ def _record_verdict(pg: PostgresSettings, batch_ids: list[str], report: GateRepo
 def validate_marts(pg: PostgresSettings, *, project_root: Path = PROJECT_ROOT) -> GateReport:
     """Validate ``marts.fct_reorder_points`` and the latest run of ``marts.forecast_values``.
 
-    Raises ``QualityGateFailed`` when an expectation fails or a table (or any forecast run) is missing.
+    Runs as ``pg``'s component, or as the transformer for the administrator's settings (it reads
+    the marts and the forecast tables). Raises ``QualityGateFailed`` when an expectation fails or a
+    table (or any forecast run) is missing.
     """
+    pg = pg.component_or("transformer")
     started = time.perf_counter()
     report = GateReport(gate="marts")
     context = open_context(project_root, pg)

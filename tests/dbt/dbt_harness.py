@@ -23,6 +23,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from nova_corrente import db_roles
 from nova_corrente.erp_simulator.config import TABLES
 from nova_corrente.extract.files import ensure_feed_tables
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
@@ -32,9 +33,8 @@ ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
 ERP_TABLES = TABLES
 
 WAREHOUSE_DDL = """
-create schema if not exists raw;
-create schema if not exists audit;
-create schema if not exists marts;
+-- setup created the schemas and the forecast tables; these tests write them without constraints
+drop table marts.forecast_values, marts.forecast_runs;
 create table audit.load_batches (
     batch_id text primary key,
     source text not null,
@@ -64,7 +64,8 @@ create table marts.forecast_values (
 
 def create_warehouse_tables(pg: PostgresSettings) -> None:
     """raw.erp_* (from the ERP contract), raw.feed_* (from the file loader), audit.load_batches,
-    marts.forecast_*."""
+    marts.forecast_*; created as the administrator, then given to their schemas' owners with the
+    platform's grants (``db_roles.provision``), so dbt reads them as nova_transformer."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(WAREHOUSE_DDL)
         ensure_feed_tables(conn)
@@ -77,6 +78,7 @@ def create_warehouse_tables(pg: PostgresSettings) -> None:
             )
         cur.execute("drop schema erp cascade")
     conn.close()
+    db_roles.provision(pg)
 
 
 class Loader:

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from nova_corrente import db_roles
 from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
 from nova_corrente.quality.context import PROJECT_ROOT
 from nova_corrente.quality.suites import RAW_TABLES
@@ -33,7 +34,10 @@ def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def create_raw_tables(pg: PostgresSettings) -> None:
-    """raw.erp_<table> for every ERP table: the ERP columns (no constraints) + metadata columns."""
+    """raw.erp_<table> for every ERP table: the ERP columns (no constraints) + metadata columns.
+
+    Created as the administrator; ``create_mart_tables`` then gives every table to its schema's
+    owner (``db_roles.provision``), as if the loader had created it."""
     ensure_warehouse_schemas(pg)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute("create schema if not exists erp_template")
@@ -72,10 +76,13 @@ MART_TABLES = ("marts.fct_reorder_points", "marts.forecast_values", "marts.forec
 
 
 def create_mart_tables(pg: PostgresSettings) -> None:
-    """The marts the marts gate reads, with the columns of docs/architecture.md."""
+    """The marts the marts gate reads, with the columns of docs/architecture.md and no constraints
+    (so that the tests can write the bad rows the gate must catch); then every table goes to its
+    owner with the platform's grants (``db_roles.provision``)."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(
             """
+            drop table marts.forecast_values, marts.forecast_runs;
             create table marts.fct_reorder_points (
                 material_id text, site_id text, service_level numeric, service_level_z numeric,
                 avg_daily_demand numeric, std_daily_demand numeric, avg_lead_time_days numeric,
@@ -96,6 +103,7 @@ def create_mart_tables(pg: PostgresSettings) -> None:
             """
         )
     conn.close()
+    db_roles.provision(pg)
 
 
 @pytest.fixture
