@@ -26,8 +26,9 @@ from typing import TypeVar
 import psycopg2
 
 from nova_corrente import db_roles, postgres_server
+from nova_corrente.contracts.erp import ddl as erp_ddl
 from nova_corrente.extract import load_interval
-from nova_corrente.settings import REPO_ROOT, PostgresSettings, postgres_settings
+from nova_corrente.settings import PostgresSettings, postgres_settings
 
 T = TypeVar("T")
 INTERVAL_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -69,7 +70,7 @@ def measured(step: Callable[[], T]) -> tuple[T, float, int, int]:
 def generate_erp(pg: PostgresSettings, rows: int) -> None:
     """The contract schema, 200 materials x 50 sites, and ``rows`` movements spread over 2024."""
     with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
-        cur.execute((REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql").read_text())
+        cur.execute(erp_ddl())
         cur.execute("""
             insert into erp.material_families values ('ENERGY_BATTERY', 'Batteries', 'energy', '2024-01-01');
             insert into erp.materials

@@ -5,14 +5,17 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
 
 1. **extract_load** — the ERP's rows changed in the interval (watermark on `updated_at`) and the
    feed files in the landing folder are copied into `warehouse.raw` as batches.
-2. **gate_raw** — Great Expectations suites on this run's batches. A failing batch is marked
-   `rejected` in `audit.load_batches` and never reaches the marts; the task fails naming the suite,
-   expectation and sample bad values, and nothing downstream runs.
+2. **gate_raw** — Great Expectations suites on each of this run's batches: bad rows go to
+   `audit.quarantined_rows` and never reach the marts, the rest of the batch passes; a structural
+   problem or too many bad rows holds that batch back whole (`rejected`). The good data goes on.
 3. **transform** — dbt (rendered by Cosmos, one task per model with its tests): staging ->
    intermediate -> marts, snapshots, reorder points.
 4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
 5. **publish_forecasts** — the dbt models built on the forecasts.
 6. **gate_marts** — Great Expectations suites on the marts and forecasts.
+7. **audit_run** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
+   fails the run, after everything good was published, when a difference is not explained by
+   quarantined rows or a batch of the run was held back whole.
 
 Configuration comes from the environment (`NOVA_PG_*`, see README); nothing here touches a
 database at parse time.
@@ -78,11 +81,12 @@ def _gate(check, *args) -> dict:
     """Run a quality gate; a failed gate is a data problem that retrying cannot fix."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from nova_corrente.quality.gates import QualityGateFailed
+    from nova_corrente.pipeline import RunAuditFailed
+    from nova_corrente.quality.gates import MissingBatches, QualityGateFailed
 
     try:
         return check(_settings(), *args)
-    except QualityGateFailed as failure:
+    except (QualityGateFailed, MissingBatches, RunAuditFailed) as failure:
         raise AirflowFailException(str(failure)) from failure
 
 
@@ -128,8 +132,16 @@ def nova_corrente_daily():
 
         return _gate(run)
 
+    @task(retries=0)
+    def audit_run(loaded: dict, data_interval_start=None, data_interval_end=None, dag_run=None) -> dict:
+        from nova_corrente.pipeline import audit_run as run
+        from nova_corrente.pipeline import resolve_interval
+
+        _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
+        return _gate(run, end, loaded["batch_ids"])
+
     loaded = extract_load()
-    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts()
+    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts() >> audit_run(loaded)
 
 
 nova_corrente_daily()

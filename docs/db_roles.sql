@@ -99,7 +99,7 @@ $erp$;
 \connect warehouse
 revoke all on database warehouse from public;
 grant connect on database warehouse to nova_loader, nova_transformer, nova_forecaster, nova_bi_reader;
-grant temporary on database warehouse to nova_transformer;
+grant temporary on database warehouse to nova_loader, nova_transformer;
 create schema if not exists raw authorization nova_loader;
 alter schema raw owner to nova_loader;
 create schema if not exists audit authorization nova_loader;

@@ -6,11 +6,13 @@ Every component connects as its own role (``settings.COMPONENT_ROLES``); none is
 role               may
 =================  ==========================================================================
 nova_erp_reader    CONNECT ``erp``; USAGE + SELECT on its schemas (read-only sessions). The extract.
-nova_loader        CONNECT ``warehouse``; owns ``raw`` and ``audit`` (creates its tables there).
-                   The extract/load, the raw quality gate (reads raw, writes batch statuses).
+nova_loader        CONNECT + TEMP ``warehouse``; owns ``raw`` and ``audit`` (creates its tables there).
+                   The extract/load, the raw quality gate (reads raw, writes batch statuses and
+                   quarantine), the run audit's results.
 nova_transformer   CONNECT + TEMP ``warehouse``; reads ``raw``/``audit`` (also tables the loader
                    creates later: default privileges); owns ``staging``, ``intermediate``,
-                   ``marts``, ``snapshots``; reads the forecast tables. dbt; the marts gate.
+                   ``marts``, ``snapshots``; reads the forecast tables. dbt; the marts gate; the
+                   reconciliation's comparisons (temporary tables against staging and marts).
                    statement_timeout / temp_file_limit: a runaway model cannot fill the disk.
 nova_forecaster    CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the demand mart (dbt
                    ``grants``); owns ``marts.forecast_runs`` and ``marts.forecast_values``
@@ -208,8 +210,9 @@ def _warehouse_sql(database: str) -> list[str]:
     statements = [
         f"revoke all on database {_ident(database)} from public;",
         f"grant connect on database {_ident(database)} to {loader}, {transformer}, {forecaster}, {bi};",
-        # dbt's incremental models and snapshots stage rows in temporary tables
-        f"grant temporary on database {_ident(database)} to {transformer};",
+        # temporary tables: the extract's change capture and the feed loader stage rows in them, so do
+        # dbt's incremental models, snapshots and the reconciliation's comparisons
+        f"grant temporary on database {_ident(database)} to {loader}, {transformer};",
     ]
     for schema, owner in SCHEMA_OWNERS.items():
         statements.append(f"create schema if not exists {_ident(schema)} authorization {_ident(owner)};")

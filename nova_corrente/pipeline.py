@@ -26,6 +26,9 @@ STAGE_ROLES: dict[str, str] = {
     "gate_raw": "loader",  # reads raw, writes batch statuses in audit
     "forecast": "forecaster",
     "gate_marts": "transformer",  # reads the marts and the forecast tables; writes nothing
+    # reads the ERP as erp_reader, compares as the transformer (temporary tables, staging, marts:
+    # quality.reconcile), records the results and reads the batches as the loader
+    "audit_run": "loader",
 }
 
 
@@ -59,35 +62,95 @@ def prepare_warehouse(pg: PostgresSettings) -> None:
 def extract_load(
     pg: PostgresSettings, interval_start: datetime, interval_end: datetime, landing: Path | None = None
 ) -> dict[str, Any]:
-    """Extract the ERP for the interval and the landing files into ``raw``; returns the batch ids."""
+    """Capture the ERP's changes and the landing files into ``raw``; returns every batch recorded.
+
+    A table or file held back whole at extraction (schema drift, unreadable file) is a ``rejected``
+    batch in the list; the others load. Nothing raises for bad data, only for an unreachable database.
+    """
     from nova_corrente.extract.erp import load_interval
-    from nova_corrente.extract.files import load_landing_files
+    from nova_corrente.extract.feeds import load_landing_files
 
     started = time.perf_counter()
     pg = pg.as_role(STAGE_ROLES["extract_load"])
     prepare_warehouse(pg)
     erp_batches = load_interval(pg, interval_start, interval_end)
     files = load_landing_files(pg, landing or landing_dir(), interval_start=interval_start, interval_end=interval_end)
-    file_batches = [batch.batch_id for batch in files.loaded]
     rows = {batch.source: batch.row_count for batch in erp_batches}
+    held_back = [f"{batch.batch_id}: {batch.failure_reason}" for batch in erp_batches if batch.status == "rejected"]
+    held_back += [f"{item.batch_id or item.path.name}: {item.error}" for item in files.held_back]
     log.info(
         "extract_load %s -> %s: %d ERP rows in %d batches, %d feed files loaded, %d unchanged, %d held back (%.1fs)",
         interval_start, interval_end, sum(rows.values()), len(erp_batches), len(files.loaded),
-        len(files.skipped), len(files.held_back), time.perf_counter() - started,
+        len(files.skipped), len(held_back), time.perf_counter() - started,
     )
     return {
-        "batch_ids": [batch.batch_id for batch in erp_batches] + file_batches,
+        "batch_ids": [batch.batch_id for batch in erp_batches] + files.batch_ids,
         "rows_per_source": rows,
-        "files_held_back": [f"{item.path.name}: {item.error}" for item in files.held_back],
+        "rows_by_change": {batch.source: batch.rows_by_change for batch in erp_batches},
+        "held_back": held_back,
     }
 
 
 def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
-    """Validate this run's raw batches; raises QualityGateFailed (batches rejected) on failure."""
+    """Validate this run's raw batches: bad rows to quarantine, batches passed or held back whole.
+
+    Returns the report; does not raise for bad data (the good data of the run must go on). The
+    run's final ``audit_run`` fails the run if batches were held back.
+    """
     from nova_corrente.quality.gates import validate_raw_batches
 
-    report = validate_raw_batches(pg.as_role(STAGE_ROLES["gate_raw"]), batch_ids)
-    return report.as_dict()
+    return validate_raw_batches(pg.as_role(STAGE_ROLES["gate_raw"]), batch_ids).as_dict()
+
+
+def audit_run(pg: PostgresSettings, interval_end: datetime, batch_ids: list[str]) -> dict[str, Any]:
+    """The run's last word, after the marts are published: reconcile the ERP with the warehouse.
+
+    Raises ``RunAuditFailed`` naming what is wrong when a reconciliation check fails (a difference
+    not explained by quarantined rows) or when a batch of this run was held back whole; the marts
+    were already published with everything good, so nobody waits for the fix.
+    """
+    from nova_corrente.extract.warehouse_setup import batch_statuses
+    from nova_corrente.quality.reconcile import reconcile
+
+    pg = pg.as_role(STAGE_ROLES["audit_run"])
+    report = reconcile(pg, interval_end)
+    statuses = batch_statuses(pg, batch_ids)
+    held_back = sorted(batch_id for batch_id, status in statuses.items() if status == "rejected")
+    reasons = _failure_reasons(pg, held_back)
+    result = {**report.as_dict(), "held_back": [f"{batch_id}: {reasons.get(batch_id)}" for batch_id in held_back]}
+    problems = []
+    if held_back:
+        problems.append(f"{len(held_back)} batch(es) of this run were held back whole (see audit.load_batches):\n  "
+                        + "\n  ".join(result["held_back"]))
+    if not report.success:
+        problems.append(report.summary())
+    if problems:
+        raise RunAuditFailed("\n".join(problems), result)
+    log.info("run audit passed: %s", report.summary())
+    return result
+
+
+class RunAuditFailed(RuntimeError):
+    """The run published its good data, but something is wrong that someone must look at."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _failure_reasons(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, str]:
+    from nova_corrente.extract.connections import close_quietly, connect
+
+    if not batch_ids:
+        return {}
+    conn = connect(pg, "warehouse")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select batch_id, failure_reason from audit.load_batches where batch_id = any(%s)",
+                        (batch_ids,))
+            return {batch_id: reason for batch_id, reason in cur.fetchall()}
+    finally:
+        close_quietly(conn)
 
 
 def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) -> dict[str, Any]:

@@ -33,7 +33,8 @@ SERVER_CONF = {
     "shared_buffers": "256MB",
     "work_mem": "32MB",
     "maintenance_work_mem": "128MB",
-    "synchronous_commit": "off",
+    # on: what a stage reports done (a batch, a verdict, a mart) survives a crash of the server
+    "synchronous_commit": "on",
     "unix_socket_directories": "''",
     "listen_addresses": "'127.0.0.1'",
     "log_min_messages": "warning",

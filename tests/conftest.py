@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,13 @@ def pg_module(pg_server: PostgresSettings) -> Iterator[PostgresSettings]:
     settings = fresh_settings(pg_server, "m")
     yield settings
     postgres_server.drop_databases(settings, settings.databases)
+
+
+@pytest.fixture(scope="session")
+def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the committed GX project, so validation results land in a temporary folder."""
+    from nova_corrente.quality.context import PROJECT_ROOT
+
+    root = tmp_path_factory.mktemp("gx_project")
+    shutil.copytree(PROJECT_ROOT / "gx", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    return root

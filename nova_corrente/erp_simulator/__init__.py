@@ -3,7 +3,7 @@
 ``simulate(SimulationConfig(seed=...))`` builds master data, daily spare-part demand with a
 rainy-season peak, an (s, Q) replenishment process with purchase orders and stock movements, and
 the external weather/economic/ANATEL 5G rollout feeds; ``load_erp`` writes the ERP as of any
-instant into PostgreSQL (``schema.sql`` is the contract) and ``write_feed_files`` drops the feeds
+instant into PostgreSQL (``nova_corrente.contracts.erp`` is the contract) and ``write_feed_files`` drops the feeds
 as monthly CSVs in the landing folder. CLI: ``python -m nova_corrente.erp_simulator --help``.
 """
 

@@ -1,7 +1,7 @@
-"""What to simulate (`SimulationConfig`) and what comes out (`ErpData`), plus the table contract.
+"""What to simulate (`SimulationConfig`) and what comes out (`ErpData`).
 
-The column lists in `TABLE_COLUMNS` mirror ``schema.sql`` exactly (names and order); a test loads
-the schema into PostgreSQL and compares. Date columns are ``datetime64`` at midnight (no time
+Table frames have exactly the columns of the ERP contract (``nova_corrente.contracts.erp``), in
+its order. Date columns are ``datetime64`` at midnight (no time
 zone), timestamp columns are UTC ``datetime64[us, UTC]``, quantities and money are ``float64``
 holding values with at most two decimals.
 """
@@ -16,70 +16,17 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-# ERP tables in foreign-key order (parents first); deletes run in the reverse order.
-TABLES: tuple[str, ...] = (
-    "material_families",
-    "materials",
-    "sites",
-    "suppliers",
-    "supplier_materials",
-    "purchase_orders",
-    "stock_movements",
-    "stock_on_hand",
+from nova_corrente.contracts.erp import (  # noqa: F401 - re-exported for the simulator's modules
+    MOVEMENT_SIGN,
+    MOVEMENT_TYPES,
+    PRIMARY_KEYS,
+    TABLE_COLUMNS,
+    TABLE_NAMES,
 )
 
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "material_families": ("family_id", "family_name", "category", "updated_at"),
-    "materials": (
-        "material_id", "material_name", "family_id", "unit_of_measure", "unit_cost_brl",
-        "is_active", "created_at", "updated_at",
-    ),
-    "sites": (
-        "site_id", "site_name", "city", "region", "latitude", "longitude", "sla_tier",
-        "is_active", "commissioned_date", "updated_at",
-    ),
-    "suppliers": ("supplier_id", "supplier_name", "city", "state", "is_active", "updated_at"),
-    "supplier_materials": (
-        "supplier_id", "material_id", "quoted_lead_time_days", "unit_price_brl", "is_preferred",
-        "updated_at",
-    ),
-    "purchase_orders": (
-        "purchase_order_id", "supplier_id", "material_id", "site_id", "order_date",
-        "expected_date", "received_date", "quantity_ordered", "quantity_received",
-        "unit_price_brl", "status", "created_at", "updated_at",
-    ),
-    "stock_movements": (
-        "movement_id", "material_id", "site_id", "movement_type", "movement_date", "quantity",
-        "purchase_order_id", "created_at", "updated_at",
-    ),
-    "stock_on_hand": ("material_id", "site_id", "quantity_on_hand", "updated_at"),
-}
-
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "material_families": ("family_id",),
-    "materials": ("material_id",),
-    "sites": ("site_id",),
-    "suppliers": ("supplier_id",),
-    "supplier_materials": ("supplier_id", "material_id"),
-    "purchase_orders": ("purchase_order_id",),
-    "stock_movements": ("movement_id",),
-    "stock_on_hand": ("material_id", "site_id"),
-}
-
-MOVEMENT_TYPES: tuple[str, ...] = (
-    "consumption", "receipt", "transfer_in", "transfer_out", "adjustment", "return",
-)
-
-# Direction of each movement type on the stock (quantity is positive except adjustments, which
-# carry their own sign). 'return' = unused material returned by a field crew to the site stock.
-MOVEMENT_SIGN: dict[str, int] = {
-    "consumption": -1,
-    "receipt": 1,
-    "transfer_in": 1,
-    "transfer_out": -1,
-    "adjustment": 1,
-    "return": 1,
-}
+# The table contract (names, columns, keys, movement types) is nova_corrente.contracts.erp; the
+# simulator writes exactly those tables.
+TABLES: tuple[str, ...] = TABLE_NAMES
 
 
 def yesterday_utc() -> date:
@@ -149,7 +96,7 @@ class SimulationConfig:
 class ErpData:
     """One simulated ERP: the final tables, their version history and the generating truth.
 
-    Table frames hold the final state (columns exactly as ``schema.sql``). ``*_versions`` frames
+    Table frames hold the final state (columns exactly as the contract). ``*_versions`` frames
     have the same columns and one row per version (the row as it was from its ``updated_at`` on);
     the ERP as of any instant is the latest version with ``updated_at`` before it
     (see ``replay.erp_state_as_of``).

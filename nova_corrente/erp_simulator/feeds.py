@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nova_corrente.contracts.feeds import FEEDS_BY_NAME
 from nova_corrente.erp_simulator.catalog import city_climate
 from nova_corrente.erp_simulator.config import ErpData, midnight_dates, rng_for
 from nova_corrente.erp_simulator.seasonality import day_of_year, rain_profile_mm
 
-WEATHER_COLUMNS = ("city", "weather_date", "precipitation_mm", "temperature_max_c", "temperature_min_c")
-ECONOMIC_COLUMNS = ("indicator_date", "usd_brl", "selic_rate_pct", "ipca_index")
-ANATEL_5G_COLUMNS = ("city", "reference_month", "operator", "stations_5g", "population_covered_pct")
+WEATHER_COLUMNS = FEEDS_BY_NAME["weather"].column_names
+ECONOMIC_COLUMNS = FEEDS_BY_NAME["economic"].column_names
+ANATEL_5G_COLUMNS = FEEDS_BY_NAME["anatel_5g"].column_names
 
 # operator -> relative pace of its 5G rollout
 OPERATORS_5G: dict[str, float] = {"Claro": 1.15, "Vivo": 1.0, "TIM": 0.85}

@@ -14,18 +14,17 @@ import io
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 import psycopg2
 from psycopg2 import sql
 
+from nova_corrente.contracts import erp as erp_contract
 from nova_corrente.erp_simulator.config import PRIMARY_KEYS, TABLE_COLUMNS, TABLES, ErpData, SimulationConfig
 from nova_corrente.erp_simulator.replay import as_utc, erp_state_as_of
 from nova_corrente.postgres_server import ensure_databases
 from nova_corrente.settings import PostgresSettings
 
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 ADVISORY_LOCK_KEY = 4_242_001  # serialises concurrent loads into the same ERP database
 
 RUNS_DDL = """
@@ -146,7 +145,7 @@ def load_erp(pg: PostgresSettings, data: ErpData, until: date | datetime | None 
         with conn, conn.cursor() as cur:
             cur.execute("select pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
             cur.execute("set local timezone = 'UTC'")
-            cur.execute(SCHEMA_SQL.read_text())
+            cur.execute(erp_contract.ddl())
             cur.execute(RUNS_DDL)
             for table in TABLES:
                 staged = sql.Identifier(f"_new_{table}")

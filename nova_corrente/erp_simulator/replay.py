@@ -56,7 +56,7 @@ def stock_as_of(data: ErpData, until: pd.Timestamp) -> pd.DataFrame:
 
 
 def erp_state_as_of(data: ErpData, until: date | datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Every ERP table as of ``until`` (None = the final state), columns as in schema.sql."""
+    """Every ERP table as of ``until`` (None = the final state), columns as in the ERP contract."""
     if until is None:
         return data.tables()
     cut = as_utc(until)

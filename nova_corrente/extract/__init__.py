@@ -1,7 +1,7 @@
 """Extract/load into the warehouse's ``raw`` schema, with every load registered as a batch.
 
 * ``erp.load_interval`` — incremental, watermarked extract of the ERP tables (COPY both ways).
-* ``files.load_landing_files`` — landing files of the external feeds (weather, economic).
+* ``feeds.load_landing_files`` — landing files of the external feeds (weather, economic, ANATEL 5G).
 * ``warehouse_setup`` — the warehouse schemas and ``audit.load_batches`` helpers used by the gates.
 
 Heavy imports (pyarrow) happen inside the functions that need them.
@@ -15,11 +15,10 @@ from nova_corrente.extract.erp import (
     batch_id_for,
     load_interval,
 )
-from nova_corrente.extract.files import (
-    FEEDS,
+from nova_corrente.extract.feeds import (
     FileBatch,
     FileLoadReport,
-    FileRejected,
+    FileUnreadable,
     HeldBackFile,
     load_landing_files,
 )
@@ -32,12 +31,11 @@ from nova_corrente.extract.warehouse_setup import (
 
 __all__ = [
     "ERP_TABLES",
-    "FEEDS",
     "BatchResult",
     "ExtractError",
     "FileBatch",
     "FileLoadReport",
-    "FileRejected",
+    "FileUnreadable",
     "HeldBackFile",
     "SchemaDriftError",
     "batch_id_for",

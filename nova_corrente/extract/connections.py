@@ -21,7 +21,11 @@ from nova_corrente.settings import PostgresSettings
 
 Role = Literal["erp", "warehouse"]
 
-SESSION_OPTIONS = "-c timezone=UTC -c datestyle=ISO,YMD -c extra_float_digits=3 -c client_encoding=UTF8"
+# synchronous_commit=on: a batch or verdict this code reports done survives a server crash, even on a
+# server configured with synchronous_commit=off
+SESSION_OPTIONS = (
+    "-c timezone=UTC -c datestyle=ISO,YMD -c extra_float_digits=3 -c client_encoding=UTF8 -c synchronous_commit=on"
+)
 
 
 def database_name(pg: PostgresSettings, role: Role) -> str:

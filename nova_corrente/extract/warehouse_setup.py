@@ -1,9 +1,12 @@
-"""Warehouse schemas and the batch register ``audit.load_batches`` (see docs/architecture.md).
+"""Warehouse schemas, the batch register and the quarantine (see docs/architecture.md).
 
-Every load into ``raw`` is a *batch* with one row here. Extract/load writes it with status
-``loaded``; the raw quality gate moves it to ``passed`` or ``rejected`` with ``set_batch_status``;
-dbt staging reads only rows of passed batches, and the incremental ERP watermark only advances
-from passed batches.
+Every load into ``raw`` is a *batch* with one row in ``audit.load_batches``. Extract/load writes it
+with status ``loaded``; the raw quality gate moves it to ``passed`` (its bad rows, if any, recorded
+in ``audit.quarantined_rows``) or ``rejected`` (held back whole: structural problem or too many bad
+rows) with ``set_batch_status``. dbt staging reads only rows of passed batches that are not in
+quarantine. A passed batch is never changed again: re-running its interval adds a new batch.
+``audit.reconciliation_results`` keeps what the reconciliation gate compared between the ERP and
+the warehouse.
 """
 
 from __future__ import annotations
@@ -28,12 +31,21 @@ LOADER_SCHEMAS: tuple[str, ...] = tuple(schema for schema, owner in SCHEMA_OWNER
 BatchStatus = Literal["loaded", "passed", "rejected"]
 BATCH_STATUSES: tuple[str, ...] = ("loaded", "passed", "rejected")
 
-#: metadata columns appended to every raw table, in this order
+#: metadata columns appended to every raw table, in this order. ``_row_id`` identifies a raw row
+#: (quarantine records point at it); ``_row_hash`` is md5 of the row's contract columns as text
+#: (the change-capture compares it with the source's); ``_change`` says how the row was captured:
+#: ``window`` (the updated_at cursor window), ``repair`` (found by the key/hash reconciliation),
+#: ``file`` (a landing file) or ``delete`` (a tombstone: the key no longer exists at the source).
 RAW_METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", "text not null"),
     ("_source", "text not null"),
-    ("_loaded_at", "timestamptz not null"),
+    ("_loaded_at", "timestamptz not null default now()"),
+    ("_row_id", "bigint generated always as identity"),
+    ("_row_hash", "text"),
+    ("_change", "text not null default 'window'"),
 )
+RAW_METADATA_NAMES: tuple[str, ...] = tuple(name for name, _ in RAW_METADATA_COLUMNS)
+CHANGE_KINDS: tuple[str, ...] = ("window", "repair", "file", "delete")
 
 LOAD_BATCHES_DDL = """
 create table if not exists audit.load_batches (
@@ -51,6 +63,45 @@ create table if not exists audit.load_batches (
 );
 create index if not exists load_batches_source_status_idx on audit.load_batches (source, status, watermark_to);
 create index if not exists load_batches_interval_end_idx on audit.load_batches (interval_end);
+-- added with row-level quarantine and change capture (idempotent migrations of older warehouses)
+alter table audit.load_batches add column if not exists attempt integer not null default 1;
+alter table audit.load_batches add column if not exists rows_by_change jsonb;
+alter table audit.load_batches add column if not exists quarantined_rows integer not null default 0;
+alter table audit.load_batches add column if not exists run_id text;
+
+create table if not exists audit.quarantined_rows (
+    quarantine_id     bigint generated always as identity primary key,
+    batch_id          text not null references audit.load_batches (batch_id) on delete cascade,
+    source            text not null,               -- 'erp.stock_movements', 'file:weather/weather_2026-01.csv'
+    raw_table         text not null,               -- 'raw.erp_stock_movements'
+    raw_row_id        bigint,                      -- raw.<table>._row_id; null when the row could not be stored (unparsable)
+    row_key           jsonb,                       -- the business key, e.g. {"movement_id": 42}
+    rule              text not null,               -- the suite's rule that failed
+    column_name       text,
+    value             text,                        -- the offending value as text
+    reason            text not null,
+    raw_row           jsonb not null,              -- the whole row as received
+    quarantined_at    timestamptz not null default now(),
+    resolved_at       timestamptz,                 -- a later version of the key passed (the source fixed it) or it was deleted
+    resolved_by_batch text
+);
+create index if not exists quarantined_rows_raw_row_idx on audit.quarantined_rows (raw_table, raw_row_id);
+create index if not exists quarantined_rows_batch_idx on audit.quarantined_rows (batch_id);
+create index if not exists quarantined_rows_open_idx on audit.quarantined_rows (raw_table) where resolved_at is null;
+
+create table if not exists audit.reconciliation_results (
+    checked_at        timestamptz not null,
+    interval_end      timestamptz not null,
+    table_name        text not null,               -- 'erp.stock_movements'
+    check_name        text not null,               -- 'row_count', 'sum(quantity)', 'keys', 'stock_on_hand'
+    erp_value         numeric,
+    warehouse_value   numeric,
+    quarantined_value numeric,                     -- the part of the difference explained by quarantined rows
+    difference        numeric,                     -- erp - warehouse - quarantined (0 = reconciled)
+    status            text not null check (status in ('ok', 'explained', 'failed')),
+    detail            text,
+    primary key (checked_at, table_name, check_name)
+);
 """
 
 # any constant key works: it serialises concurrent first-time setups (create ... if not exists races)

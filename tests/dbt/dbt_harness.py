@@ -1,11 +1,9 @@
 """Helpers for the dbt tests: raw/audit/forecast tables as the other stages write them, a tiny
 hand-written data set loaded in batches, and a runner for the real dbt CLI.
 
-The raw ERP tables are derived from the ERP contract itself (nova_corrente/erp_simulator/schema.sql
-executed in a scratch schema, then ``create table raw.erp_<t> (like erp.<t>)`` plus the three
-metadata columns), and the raw feed tables from the landing-file loader's own DDL
-(``nova_corrente.extract.files.ensure_feed_tables``), so a change of either contract reaches these
-tests.
+The raw tables and the audit tables are created by the extract's own DDL from the source
+contracts (``nova_corrente.contracts``: ``raw_create_statement``, ``ensure_feed_tables``,
+``ensure_warehouse_schemas``), so a change of a contract reaches these tests.
 """
 
 from __future__ import annotations
@@ -24,30 +22,18 @@ import psycopg2
 import psycopg2.extras
 
 from nova_corrente import db_roles
-from nova_corrente.erp_simulator.config import TABLES
-from nova_corrente.extract.files import ensure_feed_tables
+from nova_corrente.contracts.erp import TABLE_NAMES, TABLES_BY_NAME
+from nova_corrente.extract.feeds import ensure_feed_tables
+from nova_corrente.extract.raw_tables import ensure_raw_metadata, raw_create_statement
+from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas_in
 from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
-ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
-ERP_TABLES = TABLES
+ERP_TABLES = TABLE_NAMES
 
 WAREHOUSE_DDL = """
 -- setup created the schemas and the forecast tables; these tests write them without constraints
 drop table marts.forecast_values, marts.forecast_runs;
-create table audit.load_batches (
-    batch_id text primary key,
-    source text not null,
-    interval_start timestamptz,
-    interval_end timestamptz,
-    watermark_from timestamptz,
-    watermark_to timestamptz,
-    row_count bigint,
-    status text not null,
-    loaded_at timestamptz not null,
-    validated_at timestamptz,
-    failure_reason text
-);
 create table marts.forecast_runs (
     run_id text primary key, model_version text, generated_at timestamptz, source text,
     dataset_id text, parameters jsonb, data_fingerprint text, metrics jsonb, series_count integer
@@ -67,16 +53,12 @@ def create_warehouse_tables(pg: PostgresSettings) -> None:
     marts.forecast_*; created as the administrator, then given to their schemas' owners with the
     platform's grants (``db_roles.provision``), so dbt reads them as nova_transformer."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        ensure_warehouse_schemas_in(conn)
         cur.execute(WAREHOUSE_DDL)
         ensure_feed_tables(conn)
-        cur.execute(ERP_SCHEMA_SQL.read_text())
         for table in ERP_TABLES:
-            cur.execute(
-                f"create table raw.erp_{table} (like erp.{table});"
-                f"alter table raw.erp_{table} add column _batch_id text, add column _source text,"
-                f" add column _loaded_at timestamptz"
-            )
-        cur.execute("drop schema erp cascade")
+            cur.execute(raw_create_statement(TABLES_BY_NAME[table]))
+            ensure_raw_metadata(cur, TABLES_BY_NAME[table])
     conn.close()
     db_roles.provision(pg)
 

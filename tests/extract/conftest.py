@@ -33,7 +33,7 @@ def pg(pg_module: PostgresSettings) -> PostgresSettings:
 def erp(pg: PostgresSettings) -> Iterator[Database]:
     """The test's ERP database with the contract schema and the hand-written day-1 rows."""
     database = Database(pg, pg.erp_db)
-    database.execute(SCHEMA_SQL.read_text())
+    database.execute(SCHEMA_SQL)
     database.execute(SEED_SQL)
     yield database
 

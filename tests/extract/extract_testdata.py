@@ -1,6 +1,6 @@
 """Test data and helpers for the extract tests: a tiny hand-written ERP and readers of the warehouse.
 
-The ERP schema comes from nova_corrente/erp_simulator/schema.sql (the contract); the rows are
+The ERP schema comes from the contract (nova_corrente.contracts.erp.ddl); the rows are
 written here by hand, all on 2024-01-01 (UTC), so a reader can count what each interval takes.
 """
 
@@ -12,9 +12,10 @@ from typing import Any
 
 import psycopg2
 
-from nova_corrente.settings import REPO_ROOT, PostgresSettings
+from nova_corrente.contracts.erp import ddl
+from nova_corrente.settings import PostgresSettings
 
-SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
+SCHEMA_SQL = ddl()  # the contract's DDL (nova_corrente.contracts.erp)
 
 DAY1 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)

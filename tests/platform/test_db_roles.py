@@ -21,10 +21,11 @@ import psycopg2
 import pytest
 
 from nova_corrente import airflow_services, db_roles, postgres_server
+from nova_corrente.contracts.erp import TABLES as ERP_TABLES
+from nova_corrente.contracts.erp import ddl as erp_ddl
 from nova_corrente.extract.connections import connect
 from nova_corrente.settings import COMPONENT_ROLES, REPO_ROOT, PostgresSettings, dbt_env
 
-ERP_SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
 COMMITTED_SCRIPT = REPO_ROOT / "docs" / "db_roles.sql"
 
 
@@ -42,7 +43,7 @@ def _run(pg: PostgresSettings, database: str, *statements: str) -> list[tuple]:
 def roles_db(pg_module: PostgresSettings) -> PostgresSettings:
     """ERP written by its owner; raw/audit by the loader; staging/marts by dbt's role with its grants."""
     pg = pg_module
-    _run(pg, pg.erp_db, ERP_SCHEMA_SQL.read_text(),
+    _run(pg, pg.erp_db, erp_ddl(),
          "insert into erp.suppliers values ('SUP-001', 'Baterias do Nordeste', 'Salvador', 'BA', true, now())")
     loader = pg.as_role("loader")
     _run(loader, pg.warehouse_db,
@@ -92,6 +93,7 @@ def test_the_loader_writes_raw_and_audit_and_new_audit_tables_reach_dbt(roles_db
         with conn.cursor() as cur:
             cur.execute("select current_user")
             assert cur.fetchone() == ("nova_loader",)
+            cur.execute("create temporary table _incoming as select * from raw.erp_suppliers")  # change capture
     finally:
         conn.close()
     # the table the loader created after setup is readable by dbt without a new grant (default privileges)
@@ -157,7 +159,6 @@ FORBIDDEN = [
     ("loader", "warehouse", "create table marts.fct_fake (id int)", "permission denied for schema marts"),
     ("loader", "warehouse", "select * from staging.stg_erp__suppliers", "permission denied for schema staging"),
     ("loader", "warehouse", "create schema scratch", "permission denied for database"),
-    ("loader", "warehouse", "create temporary table t (id int)", "permission denied to create temporary tables"),
     ("loader", "erp", "select 1", "permission denied for database"),
     ("transformer", "erp", "select 1", "permission denied for database"),
     ("transformer", "warehouse", "insert into raw.erp_suppliers (supplier_id) values ('X')",
@@ -224,8 +225,8 @@ def test_no_component_role_has_any_power_over_the_server(roles_db):
 #: (database, schema or None) -> role -> the cell of `nova db privileges` (O owner + ACL letters)
 EXPECTED = {
     ("erp", None): {"nova_erp_reader": "c"},
-    ("erp", "erp"): {"nova_erp_reader": "U r 8/8"},  # the 8 tables of erp_simulator/schema.sql
-    ("warehouse", None): {"nova_loader": "c", "nova_transformer": "cT", "nova_forecaster": "c", "nova_bi_reader": "c"},
+    ("erp", "erp"): {"nova_erp_reader": f"U r {len(ERP_TABLES)}/{len(ERP_TABLES)}"},  # the contract's tables
+    ("warehouse", None): {"nova_loader": "cT", "nova_transformer": "cT", "nova_forecaster": "c", "nova_bi_reader": "c"},
     ("warehouse", "raw"): {"nova_loader": "OUC arwdD 1/1", "nova_transformer": "U r 1/1"},
     ("warehouse", "audit"): {"nova_loader": "OUC arwdD 2/2", "nova_transformer": "U r 2/2"},
     ("warehouse", "staging"): {"nova_transformer": "OUC arwdD 1/1"},

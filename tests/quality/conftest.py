@@ -1,56 +1,36 @@
 """Fixtures for the quality gates: a warehouse with raw/audit/marts tables and a copy of the GX project.
 
-The raw tables are made the way the contract describes them (docs/architecture.md): the ERP
-columns of ``nova_corrente/erp_simulator/schema.sql`` plus ``_batch_id``, ``_source`` and
-``_loaded_at``, without the ERP's constraints (raw keeps what the source sent). The marts tables
+The raw tables are made by the extract's own DDL from the source contracts
+(``nova_corrente.contracts``): the contract's columns plus the metadata columns, without the ERP's
+constraints (raw keeps what the source sent). The marts tables
 are created here with the contract's columns, as dbt and the forecast task would.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
 from nova_corrente import db_roles
+from nova_corrente.contracts import all_contracts
+from nova_corrente.extract.raw_tables import ensure_raw_metadata, raw_create_statement
 from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
-from nova_corrente.quality.context import PROJECT_ROOT
-from nova_corrente.quality.suites import RAW_TABLES
-from nova_corrente.settings import REPO_ROOT, PostgresSettings
-
-SCHEMA_SQL = REPO_ROOT / "nova_corrente" / "erp_simulator" / "schema.sql"
-
-
-@pytest.fixture(scope="session")
-def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the committed GX project, so validation results land in a temporary folder."""
-    root = tmp_path_factory.mktemp("gx_project")
-    shutil.copytree(PROJECT_ROOT / "gx", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    return root
+from nova_corrente.settings import PostgresSettings
 
 
 def create_raw_tables(pg: PostgresSettings) -> None:
-    """raw.erp_<table> for every ERP table: the ERP columns (no constraints) + metadata columns.
+    """raw.<table> for every source contract (ERP tables and feeds), as the extract creates them.
 
     Created as the administrator; ``create_mart_tables`` then gives every table to its schema's
     owner (``db_roles.provision``), as if the loader had created it."""
     ensure_warehouse_schemas(pg)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-        cur.execute("create schema if not exists erp_template")
-        cur.execute("set search_path = erp_template")
-        cur.execute(SCHEMA_SQL.read_text().replace("erp.", "erp_template.").replace(
-            "create schema if not exists erp;", ""))
-        for table in RAW_TABLES:
-            cur.execute(
-                f"create table raw.erp_{table.name} as "
-                f"select *, null::text as _batch_id, null::text as _source, null::timestamptz as _loaded_at "
-                f"from erp_template.{table.name} with no data"
-            )
-        cur.execute("drop schema erp_template cascade")
+        for contract in all_contracts():
+            cur.execute(raw_create_statement(contract))
+            ensure_raw_metadata(cur, contract)
     conn.close()
 
 
@@ -65,9 +45,10 @@ def warehouse_module(pg_module: PostgresSettings) -> PostgresSettings:
 @pytest.fixture
 def warehouse(warehouse_module: PostgresSettings) -> PostgresSettings:
     """The module's warehouse, emptied: raw.erp_*, audit.load_batches and the marts tables."""
-    tables = [f"raw.erp_{table.name}" for table in RAW_TABLES] + ["audit.load_batches", *MART_TABLES]
+    tables = [f"raw.{contract.raw_table}" for contract in all_contracts()]
+    tables += ["audit.load_batches", "audit.quarantined_rows", "audit.reconciliation_results", *MART_TABLES]
     with psycopg2.connect(warehouse_module.dsn(warehouse_module.warehouse_db)) as conn, conn.cursor() as cur:
-        cur.execute(f"truncate {', '.join(tables)}")
+        cur.execute(f"truncate {', '.join(tables)} restart identity cascade")
     conn.close()
     return warehouse_module
 

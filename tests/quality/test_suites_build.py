@@ -7,9 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
+from nova_corrente.contracts import all_contracts
 from nova_corrente.quality.__main__ import main
 from nova_corrente.quality.context import PROJECT_ROOT
-from nova_corrente.quality.suites import RAW_TABLES, all_suites, build
+from nova_corrente.quality.suites import all_suites, build, raw_suite_name
 
 COMMITTED = PROJECT_ROOT / "gx"
 #: files GX fills with a random uuid when a project is first created (kept once committed)
@@ -81,11 +82,19 @@ def test_connection_strings_are_never_committed():
         assert b"postgresql://" not in content and b"password" not in content.lower(), name
 
 
-def test_every_erp_table_has_a_raw_suite_with_its_schema_columns():
-    schema = (PROJECT_ROOT.parent / "nova_corrente" / "erp_simulator" / "schema.sql").read_text()
-    tables = re.findall(r"create table if not exists erp\.(\w+) \((.*?)\n\);", schema, flags=re.S)
-    assert sorted(name for name, _ in tables) == sorted(table.name for table in RAW_TABLES)
-    for name, body in tables:
-        columns = re.findall(r"(?m)^\s+([a-z_]+)\s+(?:text|numeric|boolean|timestamptz|date|integer|bigint)\b", body)
-        table = next(t for t in RAW_TABLES if t.name == name)
-        assert list(table.columns) == columns, name
+def test_every_source_contract_has_a_raw_suite_checking_its_columns():
+    suites = {suite.name: suite for suite in all_suites()}
+    for contract in all_contracts():
+        suite = suites[raw_suite_name(contract)]
+        structural = suite.expectations[0]
+        assert structural.configuration.type == "expect_table_columns_to_match_set"
+        assert set(contract.column_names) <= set(structural.configuration.kwargs["column_set"]), contract.name
+        row_rules = [e for e in suite.expectations if (e.meta or {}).get("kind") == "row"]
+        # every not-null column and every bound of the contract is a rule of its suite
+        names = {e.description for e in row_rules}
+        for column in contract.columns:
+            if not column.nullable:
+                assert f"{column.name} is not null" in names, (contract.name, column.name)
+            if column.bound is not None:
+                assert any(name.startswith(f"{column.name} ") and column.bound.describe() in name for name in names)
+        assert all("{batch}" in e.configuration.kwargs["unexpected_rows_query"] for e in row_rules)

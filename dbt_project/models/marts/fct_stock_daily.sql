@@ -8,7 +8,7 @@
             {'columns': ['material_id', 'site_id', 'stock_date'], 'unique': true},
             {'columns': ['stock_date']},
         ],
-        post_hook=["{{ delete_inactive_material_sites() }}"],
+        post_hook=["{{ delete_inactive_material_sites() }}", "{{ delete_outside_calendar('stock_date') }}"],
     )
 }}
 -- Daily stock position per active material-site, reconstructed backwards from the current stock
@@ -16,10 +16,10 @@
 -- over the same calendar as fct_demand_daily (first to last movement date).
 -- Incremental like fct_demand_daily: each run rewrites the last `demand_lookback_days` days (var,
 -- default 28) of every active material-site, the whole history of material-sites new to the table
--- and days before its first day, and drops rows of material-sites no longer active. Older days keep
--- their positions; the singular test assert_stock_daily_is_continuous fails when the current stock
--- on hand no longer connects to them (a correction older than the lookback): then run
--- `dbt build --full-refresh --select fct_stock_daily`.
+-- or touched by a movement batch that passed since the last build (a late, corrected or deleted
+-- movement shifts every earlier closing position of its material-site), and days before its first
+-- day; it drops rows of material-sites no longer active and days outside the calendar. The
+-- singular test assert_stock_daily_is_continuous checks that the positions still connect.
 with
 
 active_material_sites as (
@@ -90,8 +90,21 @@ existing_material_sites as (
 existing_bounds as (
     select
         min(stock_date) as first_stock_date,
-        max(stock_date) - {{ var('demand_lookback_days') }} as refresh_after_date
+        max(stock_date) - {{ var('demand_lookback_days') }} as refresh_after_date,
+        -- an hour of overlap: a batch whose verdict committed while the last build was reading
+        {{ processed_until() }} as processed_until
     from {{ this }}
+),
+
+changed_material_sites as (
+    select distinct
+        changed_days.material_id,
+        changed_days.site_id
+    from (
+        {{ changed_movement_days('(select existing_bounds.processed_until from existing_bounds)') }}
+    ) as changed_days
+    cross join existing_bounds
+    where changed_days.movement_date <= existing_bounds.refresh_after_date
 ),
 
 positions_to_refresh as (
@@ -101,8 +114,12 @@ positions_to_refresh as (
     left join existing_material_sites
         on positions_reconstructed.material_id = existing_material_sites.material_id
         and positions_reconstructed.site_id = existing_material_sites.site_id
+    left join changed_material_sites
+        on positions_reconstructed.material_id = changed_material_sites.material_id
+        and positions_reconstructed.site_id = changed_material_sites.site_id
     where
         existing_material_sites.material_id is null
+        or changed_material_sites.material_id is not null
         or positions_reconstructed.stock_date > existing_bounds.refresh_after_date
         -- the calendar grew backwards (older movements arrived): add the earlier days
         or positions_reconstructed.stock_date < existing_bounds.first_stock_date
@@ -129,7 +146,8 @@ final as (
         net_change_quantity,
         movement_count,
         closing_quantity_on_hand,
-        closing_quantity_on_hand <= 0 as is_stockout
+        closing_quantity_on_hand <= 0 as is_stockout,
+        {{ movements_validated_until() }} as source_validated_at
     from positions_to_refresh
 )
 

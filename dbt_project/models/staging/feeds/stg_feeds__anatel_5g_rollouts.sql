@@ -3,7 +3,7 @@ with
 
 source as (
     {{ latest_passed_versions(
-        source('feeds', 'anatel_5g_rollout'), ['city', 'reference_month', 'operator'], order_by='_loaded_at desc'
+        source('feeds', 'anatel_5g_rollout'), ['city', 'reference_month', 'operator']
     ) }}
 ),
 

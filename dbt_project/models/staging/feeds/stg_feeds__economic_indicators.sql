@@ -3,7 +3,7 @@
 with
 
 source as (
-    {{ latest_passed_versions(source('feeds', 'economic_indicators'), ['indicator_date'], order_by='_loaded_at desc') }}
+    {{ latest_passed_versions(source('feeds', 'economic_indicators'), ['indicator_date']) }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ latest_passed_versions(source('feeds', 'weather_daily'), ['city', 'weather_date'], order_by='_loaded_at desc') }}
+    {{ latest_passed_versions(source('feeds', 'weather_daily'), ['city', 'weather_date']) }}
 ),
 
 renamed as (
