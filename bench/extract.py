@@ -5,7 +5,10 @@ Generates N stock movements (default 1 000 000) server-side in throw-away databa
 
 * ``copy out only``: the ERP's binary ``COPY ... TO STDOUT`` into a null sink (the source's speed limit);
 * ``first load``: ``load_interval`` of every movement into an empty ``raw.erp_stock_movements``;
-* ``re-run``: the same interval again (deletes the batch's rows, copies them again).
+* ``re-run``: the same interval again (its batch is not judged yet: it is replaced);
+* ``next day``: 1 000 new movements the next day, after the first batch passed, with the key/hash
+  reconciliation off (the cursor window only) and on (``NOVA_CDC_RECONCILE``, the default): what
+  the daily change capture costs, and what the reconciliation adds, at N rows of history.
 
 Memory is the process's resident set (VmRSS) sampled every 5 ms while each step runs, reported
 as the peak and its growth over the step's start: it stays flat whatever N (the rows stream
@@ -20,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import psycopg2
@@ -28,6 +31,7 @@ import psycopg2
 from nova_corrente import db_roles, postgres_server
 from nova_corrente.contracts.erp import ddl as erp_ddl
 from nova_corrente.extract import load_interval
+from nova_corrente.extract.erp import CdcSettings
 from nova_corrente.settings import PostgresSettings, postgres_settings
 
 T = TypeVar("T")
@@ -108,6 +112,29 @@ def copy_out_only(pg: PostgresSettings) -> int:
     return count
 
 
+def next_day(pg: PostgresSettings) -> tuple[int, float, int, int, int, float, int, int]:
+    """Pass the first batch, add a day of 1,000 movements, capture it without then with reconciliation."""
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("update audit.load_batches set status = 'passed', validated_at = now()")
+    conn.close()
+    with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
+        cur.execute("""
+            insert into erp.stock_movements
+            select 100000000 + n, 'MAT-00001', 'SITE-0001', 'consumption', date '2025-01-01', 1, null,
+                   timestamptz '2025-01-01 08:00+00', timestamptz '2025-01-01 08:00+00'
+              from generate_series(1, 1000) as n
+        """)
+    conn.close()
+    day_end = INTERVAL_END + timedelta(days=1)
+    window = CdcSettings(reconcile=False)
+    off, off_s, off_rss0, off_peak = measured(
+        lambda: load_interval(pg, INTERVAL_END, day_end, tables=["stock_movements"], cdc=window))
+    on, on_s, on_rss0, on_peak = measured(
+        lambda: load_interval(pg, INTERVAL_END, day_end, tables=["stock_movements"], cdc=CdcSettings()))
+    assert off[0].row_count == on[0].row_count == 1000, (off[0].row_count, on[0].row_count)
+    return off[0].row_count, off_s, off_rss0, off_peak, on[0].row_count, on_s, on_rss0, on_peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="stock movements to generate")
@@ -134,6 +161,7 @@ def main() -> None:
             lambda: load_interval(pg, INTERVAL_START, INTERVAL_END, tables=["stock_movements"]))
         loaded = first[0].row_count
         assert loaded == rows_out == rerun[0].row_count == args.rows, (loaded, rows_out, rerun[0].row_count)
+        next_off, off_s, off_rss0, off_peak, next_on, on_s, on_rss0, on_peak = next_day(pg)
 
         print(f"{'step':<32}{'rows':>12}{'seconds':>10}{'rows/s':>12}"
               f"{'RSS start MiB':>15}{'RSS peak MiB':>14}{'growth MiB':>12}")
@@ -141,10 +169,14 @@ def main() -> None:
             ("copy out only (null sink)", rows_out, out_s, out_rss0, out_peak),
             ("load_interval, first load", loaded, first_s, first_rss0, first_peak),
             ("load_interval, re-run (replace)", rerun[0].row_count, rerun_s, rerun_rss0, rerun_peak),
+            ("next day, window only", next_off, off_s, off_rss0, off_peak),
+            ("next day, window + reconciliation", next_on, on_s, on_rss0, on_peak),
         ):
             print(f"{label:<32}{rows:>12,}{seconds:>10.2f}{rows / seconds:>12,.0f}{rss0 / 1024:>15.1f}"
                   f"{peak / 1024:>14.1f}{(peak - rss0) / 1024:>12.1f}")
         print(f"ratio first load / copy-out-only time: {first_s / out_s:.2f}x")
+        print(f"reconciliation of {args.rows:,} keys adds {on_s - off_s:.2f} s to the next day's capture "
+              f"({on_s / off_s:.1f}x the window alone)")
         print(f"memory growth per million rows during the first load: "
               f"{(first_peak - first_rss0) / 1024 / (loaded / 1e6):.2f} MiB")
     finally:

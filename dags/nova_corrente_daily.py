@@ -13,7 +13,7 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
 4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
 5. **publish_forecasts** — the dbt models built on the forecasts.
 6. **gate_marts** — Great Expectations suites on the marts and forecasts.
-7. **audit_run** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
+7. **gate_reconciliation** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
    fails the run, after everything good was published, when a difference is not explained by
    quarantined rows or a batch of the run was held back whole.
 
@@ -81,12 +81,12 @@ def _gate(check, *args) -> dict:
     """Run a quality gate; a failed gate is a data problem that retrying cannot fix."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from nova_corrente.pipeline import RunAuditFailed
+    from nova_corrente.pipeline import ReconciliationFailed
     from nova_corrente.quality.gates import MissingBatches, QualityGateFailed
 
     try:
         return check(_settings(), *args)
-    except (QualityGateFailed, MissingBatches, RunAuditFailed) as failure:
+    except (QualityGateFailed, MissingBatches, ReconciliationFailed) as failure:
         raise AirflowFailException(str(failure)) from failure
 
 
@@ -133,15 +133,15 @@ def nova_corrente_daily():
         return _gate(run)
 
     @task(retries=0)
-    def audit_run(loaded: dict, data_interval_start=None, data_interval_end=None, dag_run=None) -> dict:
-        from nova_corrente.pipeline import audit_run as run
+    def gate_reconciliation(loaded: dict, data_interval_start=None, data_interval_end=None, dag_run=None) -> dict:
+        from nova_corrente.pipeline import gate_reconciliation as run
         from nova_corrente.pipeline import resolve_interval
 
         _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
         return _gate(run, end, loaded["batch_ids"])
 
     loaded = extract_load()
-    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts() >> audit_run(loaded)
+    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts() >> gate_reconciliation(loaded)
 
 
 nova_corrente_daily()

@@ -8,7 +8,7 @@ role               may
 nova_erp_reader    CONNECT ``erp``; USAGE + SELECT on its schemas (read-only sessions). The extract.
 nova_loader        CONNECT + TEMP ``warehouse``; owns ``raw`` and ``audit`` (creates its tables there).
                    The extract/load, the raw quality gate (reads raw, writes batch statuses and
-                   quarantine), the run audit's results.
+                   quarantine), the reconciliation gate's results.
 nova_transformer   CONNECT + TEMP ``warehouse``; reads ``raw``/``audit`` (also tables the loader
                    creates later: default privileges); owns ``staging``, ``intermediate``,
                    ``marts``, ``snapshots``; reads the forecast tables. dbt; the marts gate; the

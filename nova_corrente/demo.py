@@ -61,7 +61,8 @@ def ensure_erp(pg: PostgresSettings) -> date:
 
 def summary(pg: PostgresSettings) -> str:
     """Rows per mart, the ten most urgent reorders, where to look next: what BI sees, read as the
-    BI role (``nova_bi_reader``: the published marts only)."""
+    BI role (``nova_bi_reader``: the published marts only); the data-quality line from ``audit``,
+    read as the transformer (which may read it, not write it)."""
     from nova_corrente.db_roles import refuse_superuser
 
     lines = []
@@ -99,6 +100,25 @@ def summary(pg: PostgresSettings) -> str:
         cur.execute("select max(run_id) from marts.fct_forecasts")
         forecast_run = cur.fetchone()[0]
     conn.close()
+    # the data-quality registers are not published to BI: read them as the transformer (SELECT only)
+    operator = pg.as_role("transformer")
+    with psycopg2.connect(operator.dsn(operator.warehouse_db)) as conn, conn.cursor() as cur:
+        refuse_superuser(conn, "the demo summary")
+        cur.execute(
+            "select count(*) filter (where status = 'passed'), count(*) filter (where status = 'rejected'),"
+            " (select count(*) from audit.quarantined_rows where resolved_at is null) from audit.load_batches"
+        )
+        passed, held_back, quarantined = cur.fetchone()
+        cur.execute(
+            "select status, count(*) from audit.reconciliation_results where checked_at ="
+            " (select max(checked_at) from audit.reconciliation_results) group by status order by status"
+        )
+        reconciliation = ", ".join(f"{count} {status}" for status, count in cur.fetchall()) or "not run yet"
+    conn.close()
+    lines.append("")
+    lines.append(f"Data quality: {passed} batches passed, {held_back} held back whole (audit.load_batches),"
+                 f" {quarantined} bad rows in quarantine (audit.quarantined_rows where resolved_at is null);"
+                 f" last reconciliation with the ERP: {reconciliation} (audit.reconciliation_results).")
     lines.append("")
     lines.append(f"Ten most urgent reorders ({to_order} material-sites to order now; {below} are below their "
                  "reorder point on hand, some already covered by open purchase orders):")

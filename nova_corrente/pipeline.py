@@ -28,7 +28,7 @@ STAGE_ROLES: dict[str, str] = {
     "gate_marts": "transformer",  # reads the marts and the forecast tables; writes nothing
     # reads the ERP as erp_reader, compares as the transformer (temporary tables, staging, marts:
     # quality.reconcile), records the results and reads the batches as the loader
-    "audit_run": "loader",
+    "gate_reconciliation": "loader",
 }
 
 
@@ -95,24 +95,24 @@ def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
     """Validate this run's raw batches: bad rows to quarantine, batches passed or held back whole.
 
     Returns the report; does not raise for bad data (the good data of the run must go on). The
-    run's final ``audit_run`` fails the run if batches were held back.
+    run's final ``gate_reconciliation`` fails the run if batches were held back.
     """
     from nova_corrente.quality.gates import validate_raw_batches
 
     return validate_raw_batches(pg.as_role(STAGE_ROLES["gate_raw"]), batch_ids).as_dict()
 
 
-def audit_run(pg: PostgresSettings, interval_end: datetime, batch_ids: list[str]) -> dict[str, Any]:
+def gate_reconciliation(pg: PostgresSettings, interval_end: datetime, batch_ids: list[str]) -> dict[str, Any]:
     """The run's last word, after the marts are published: reconcile the ERP with the warehouse.
 
-    Raises ``RunAuditFailed`` naming what is wrong when a reconciliation check fails (a difference
+    Raises ``ReconciliationFailed`` naming what is wrong when a reconciliation check fails (a difference
     not explained by quarantined rows) or when a batch of this run was held back whole; the marts
     were already published with everything good, so nobody waits for the fix.
     """
     from nova_corrente.extract.warehouse_setup import batch_statuses
     from nova_corrente.quality.reconcile import reconcile
 
-    pg = pg.as_role(STAGE_ROLES["audit_run"])
+    pg = pg.as_role(STAGE_ROLES["gate_reconciliation"])
     report = reconcile(pg, interval_end)
     statuses = batch_statuses(pg, batch_ids)
     held_back = sorted(batch_id for batch_id, status in statuses.items() if status == "rejected")
@@ -125,12 +125,12 @@ def audit_run(pg: PostgresSettings, interval_end: datetime, batch_ids: list[str]
     if not report.success:
         problems.append(report.summary())
     if problems:
-        raise RunAuditFailed("\n".join(problems), result)
+        raise ReconciliationFailed("\n".join(problems), result)
     log.info("run audit passed: %s", report.summary())
     return result
 
 
-class RunAuditFailed(RuntimeError):
+class ReconciliationFailed(RuntimeError):
     """The run published its good data, but something is wrong that someone must look at."""
 
     def __init__(self, message: str, result: dict[str, Any]) -> None:

@@ -238,13 +238,19 @@ def ensure_running(pg: PostgresSettings | None = None) -> PostgresSettings:
     return pg
 
 
-def stop(pg: PostgresSettings | None = None) -> bool:
-    """Stop the embedded server; returns False when it was not running (or is external)."""
+def stop(pg: PostgresSettings | None = None, mode: str = "fast") -> bool:
+    """Stop the embedded server; returns False when it was not running (or is external).
+
+    ``mode`` is pg_ctl's shutdown mode: ``fast`` (the default) or ``immediate``, which stops like a
+    crash (no checkpoint; the next start replays the write-ahead log).
+    """
+    if mode not in ("fast", "smart", "immediate"):
+        raise ValueError(f"unknown shutdown mode {mode!r}")
     pg = pg or postgres_settings()
     if not pg.embedded or not _is_running(pg):
         return False
     user = _run_as_server_user()
-    _run([_bin("pg_ctl"), "-D", str(pg.data_dir), "-m", "fast", "-w", "stop"], user)
+    _run([_bin("pg_ctl"), "-D", str(pg.data_dir), "-m", mode, "-w", "stop"], user)
     return True
 
 

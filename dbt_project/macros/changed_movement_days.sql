@@ -31,8 +31,8 @@
     hour of overlap (a batch whose verdict committed while the last build was reading). A table
     built before the fact had source_validated_at counts as processing nothing yet. -#}
 {% macro processed_until() -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- if 'source_validated_at' in columns -%}
+    {#- only at execution: parsing (and sqlfluff's templater) have no adapter to ask -#}
+    {%- if execute and 'source_validated_at' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
         coalesce(max(source_validated_at), '-infinity') - interval '1 hour'
     {%- else -%}
         cast('-infinity' as timestamptz)

@@ -61,8 +61,8 @@ def _quantity(name: str, *, strict_positive: bool = False, nullable: bool = Fals
 def _history_rule(table: str) -> SqlRule:
     """A quantity far above what the material has ever moved (per movement type)."""
     return SqlRule(
-        name=f"quantity at most {PLAUSIBLE_MULTIPLE}x the material's largest passed movement of the type "
-             f"(once it has {PLAUSIBLE_MIN_HISTORY}) and at most {PLAUSIBLE_FLOOR} otherwise",
+        name=f"quantity at most max({PLAUSIBLE_FLOOR}, {PLAUSIBLE_MULTIPLE} x the material's largest passed movement"
+             f" of the type), once the material has {PLAUSIBLE_MIN_HISTORY} of them",
         column="quantity",
         joins=f"""
         join (

@@ -580,13 +580,17 @@ def load_interval(
         erp.set_session(isolation_level=ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
         warehouse = connect(pg, "warehouse")
         with _failures(pg, "warehouse", warehouse, "preparing the warehouse schemas"):
-            ensure_warehouse_schemas_in(warehouse)
             with warehouse.cursor() as wcur:
-                # extracts and gates of the same sources are serialised; released at commit/rollback
+                # extracts and gates of the same sources are serialised; released at commit/rollback.
+                # Taken first, while this transaction holds no other lock (a gate waiting for a table
+                # lock of ours while we wait for its advisory lock would never end)
                 for table in sorted(selected):
                     wcur.execute("select pg_advisory_xact_lock(%s)", (extract_lock_key(source_name(table)),))
-                wcur.execute("select now()")
+                # the clock once the locks are held (now() would be the time the transaction began
+                # waiting): a batch written after another run's is newer, which staging relies on
+                wcur.execute("select clock_timestamp()")
                 loaded_at: datetime = wcur.fetchone()[0]
+            ensure_warehouse_schemas_in(warehouse)
         for table in selected:
             contract = TABLES_BY_NAME[table]
             with erp.cursor() as ecur, _failures(pg, "erp", erp, f"reading the columns of {source_name(table)}"):

@@ -66,8 +66,11 @@ def ensure_raw_metadata(cur: Cursor, contract: TableContract) -> None:
         (f"{prefix}_key_idx", sql.SQL("({}, _loaded_at desc, _row_id desc)").format(
             sql.SQL(", ").join(sql.Identifier(name) for name in contract.key))),
     )
+    cur.execute("select indexname from pg_indexes where schemaname = 'raw' and tablename = %s", (contract.raw_table,))
+    present_indexes = {row[0] for row in cur.fetchall()}
     for name, columns in indexes:
-        cur.execute(sql.SQL("create index if not exists {} on {} {}").format(sql.Identifier(name), table, columns))
+        if name not in present_indexes:  # CREATE INDEX IF NOT EXISTS would lock the table even so
+            cur.execute(sql.SQL("create index {} on {} {}").format(sql.Identifier(name), table, columns))
 
 
 def record_batch(

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import cursor as Cursor
 
 from nova_corrente.db_roles import LOADER, SCHEMA_OWNERS
 from nova_corrente.extract.connections import close_quietly, connect
@@ -108,17 +109,42 @@ create table if not exists audit.reconciliation_results (
 _SETUP_LOCK_KEY = 7_246_115_001
 
 
+#: what a current warehouse has (checked before any DDL: DDL takes table locks even when it has
+#: nothing to do, and an extract must not hold them while it waits for a gate)
+_CURRENT_COLUMNS = {
+    "audit.load_batches": ("attempt", "rows_by_change", "quarantined_rows", "run_id"),
+    "audit.quarantined_rows": ("resolved_by_batch",),
+    "audit.reconciliation_results": ("detail",),
+}
+
+
+def _is_current(cur: Cursor) -> bool:
+    cur.execute("select count(*) from pg_namespace where nspname = any(%s)", (list(WAREHOUSE_SCHEMAS),))
+    if cur.fetchone()[0] != len(WAREHOUSE_SCHEMAS):
+        return False
+    for table, columns in _CURRENT_COLUMNS.items():
+        cur.execute(
+            "select count(*) from pg_attribute where attrelid = to_regclass(%s) and attname = any(%s)"
+            " and not attisdropped", (table, list(columns)))
+        if cur.fetchone()[0] != len(columns):
+            return False
+    return True
+
+
 class WarehouseNotSetUp(RuntimeError):
     """The warehouse lacks the schemas (and grants) that setup creates."""
 
 
 def ensure_warehouse_schemas_in(conn: Connection) -> None:
-    """Check that setup created raw and audit, and create ``audit.load_batches`` (caller's transaction).
+    """Check that setup created the schemas, create (or migrate) the audit tables (caller's transaction).
 
-    The loader may not create schemas (least privilege): setup (``nova db start`` / ``nova db
-    roles``) creates them with their owners; a missing one raises ``WarehouseNotSetUp``.
+    A no-op that takes no lock when the warehouse is current. The loader may not create schemas
+    (least privilege): setup (``nova db start`` / ``nova db roles``) creates them with their
+    owners; a missing one raises ``WarehouseNotSetUp``.
     """
     with conn.cursor() as cur:
+        if _is_current(cur):
+            return
         cur.execute("select pg_advisory_xact_lock(%s)", (_SETUP_LOCK_KEY,))
         cur.execute(
             "select schema_name from unnest(%s::text[]) as schema_name where to_regnamespace(schema_name) is null",

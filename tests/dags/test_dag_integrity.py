@@ -80,6 +80,8 @@ def test_daily_dag_stages_are_wired_in_order(dagbag):
     assert roots and all(tasks[tid]["upstream"] == ["gate_raw"] for tid in roots)
     assert all(up.startswith("transform.") for up in tasks["forecast"]["upstream"])
     assert all(up.startswith("publish_forecasts.") for up in tasks["gate_marts"]["upstream"])
+    # the reconciliation gate runs last, after the marts are published, on the run's batches
+    assert sorted(tasks["gate_reconciliation"]["upstream"]) == ["extract_load", "gate_marts"]
     assert set(tasks["extract_load"]["outlets"]) == {"nova_raw_erp", "nova_raw_feeds"}
     assert "nova_forecasts" in tasks["forecast"]["outlets"]
 

@@ -47,7 +47,7 @@ from nova_corrente.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
 
-_SPOOL_BYTES = 16 << 20
+_SPOOL_BYTES = 8 << 20  # rows beyond this spill to a temporary file: memory stays flat
 PARSE_RULE = "cells parse as the contract's types"
 
 
@@ -209,8 +209,8 @@ def _tombstones(cur: psycopg2.extensions.cursor, feed: TableContract, batch_id: 
     table = sql.Identifier("raw", feed.raw_table)
     cur.execute(sql.SQL(
         """
-        insert into {table} ({key}, _batch_id, _source, _change)
-        select {key_c}, %(batch)s, %(file)s, 'delete'
+        insert into {table} ({key}, _batch_id, _source, _change, _loaded_at)
+        select {key_c}, %(batch)s, %(file)s, 'delete', clock_timestamp()
         from (
             select distinct on ({key}) current_rows.*
             from {table} as current_rows
@@ -298,8 +298,8 @@ def _write_file(
                 columns, table))
             cur.copy_expert("copy _file_rows from stdin with (format csv)", spools.rows)
             cur.execute(sql.SQL(
-                "insert into {table} ({columns}, _batch_id, _row_hash)"
-                " select {columns}, %(batch)s, md5(row({contract})::text) from _file_rows"
+                "insert into {table} ({columns}, _batch_id, _row_hash, _loaded_at)"
+                " select {columns}, %(batch)s, md5(row({contract})::text), clock_timestamp() from _file_rows"
             ).format(table=table, columns=columns,
                      contract=sql.SQL(", ").join(sql.Identifier(name) for name in feed.column_names)),
                 {"batch": batch_id})
