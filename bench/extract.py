@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import psycopg2
 
-from nova_corrente import postgres_server
+from nova_corrente import db_roles, postgres_server
 from nova_corrente.contracts.erp import ddl as erp_ddl
 from nova_corrente.extract import load_interval
 from nova_corrente.extract.erp import CdcSettings
@@ -145,9 +145,10 @@ def main() -> None:
     server = postgres_server.ensure_running(postgres_settings())
     pg = dataclasses.replace(server, erp_db="bench_extract_erp", warehouse_db="bench_extract_warehouse",
                              airflow_db="bench_extract_airflow")
-    names = (pg.erp_db, pg.warehouse_db)
+    names = pg.databases
     postgres_server.drop_databases(pg, names)
-    postgres_server.ensure_databases(pg, names)
+    postgres_server.ensure_databases(pg)
+    db_roles.provision(pg)  # the extract runs as nova_erp_reader + nova_loader, as in production
     try:
         started = time.perf_counter()
         generate_erp(pg, args.rows)

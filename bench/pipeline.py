@@ -34,7 +34,7 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nova_corrente import airflow_services, postgres_server  # noqa: E402
+from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
 from nova_corrente.settings import dbt_env, postgres_settings  # noqa: E402
@@ -131,6 +131,7 @@ def main() -> int:
     pg = dataclasses.replace(server, erp_db="bench_erp", warehouse_db="bench_warehouse", airflow_db="bench_airflow")
     postgres_server.drop_databases(pg, pg.databases)
     postgres_server.ensure_databases(pg)
+    db_roles.provision(pg)  # every stage runs as its own role, as in production
     work = Path(tempfile.mkdtemp(prefix="nova-bench-"))
     os.environ.update({"NOVA_AIRFLOW_HOME": str(work / "airflow"), "NOVA_LANDING_DIR": str(work / "landing"),
                        "NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_WAREHOUSE_DB": pg.warehouse_db,

@@ -50,7 +50,7 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nova_corrente import postgres_server  # noqa: E402
+from nova_corrente import db_roles, postgres_server  # noqa: E402
 from nova_corrente.erp_simulator import ErpData, SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
 from nova_corrente.erp_simulator.demand import sample_demand  # noqa: E402
 from nova_corrente.extract import ensure_warehouse_schemas, load_interval, load_landing_files  # noqa: E402
@@ -195,6 +195,7 @@ def main() -> int:
     if not args.reuse:
         postgres_server.drop_databases(pg, pg.databases)
         postgres_server.ensure_databases(pg)
+        db_roles.provision(pg)  # every stage runs as its own role, as in production
         steps += build_warehouse(pg, data, cutoff, work)
 
     frames: dict[float, pd.DataFrame] = {}

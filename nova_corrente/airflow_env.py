@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env, nova_home
+from nova_corrente.db_roles import ALLOW_SUPERUSER_ENV
+from nova_corrente.settings import (
+    COMPONENT_ROLES,
+    REPO_ROOT,
+    PostgresSettings,
+    component_env_prefix,
+    dbt_env,
+    nova_home,
+)
 
 API_HOST = "127.0.0.1"
 ADMIN_USER = "admin"
@@ -47,7 +55,8 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "1",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_HOST}:{port}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(pg.airflow_db),
+        # Airflow's metadata database is owned by, and only reachable for, its own role
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.as_role("airflow").url(pg.airflow_db),
         "AIRFLOW__API__HOST": API_HOST,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://{API_HOST}:{port}",
@@ -67,8 +76,13 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         "GX_ANALYTICS_ENABLED": "False",
         "DO_NOT_TRACK": "1",
     }
-    # The task processes read the same PostgreSQL settings as everything else.
-    for name in ("NOVA_PG_HOST", "NOVA_PG_PORT", "NOVA_PG_USER", "NOVA_PG_PASSWORD", "NOVA_LANDING_DIR"):
+    # The task processes read the same PostgreSQL settings as everything else: each task logs in as
+    # its component's role (embedded: passwords under NOVA_HOME; external: NOVA_PG_<COMPONENT>_*).
+    # The administrator's login (NOVA_PG_USER/NOVA_PG_PASSWORD) is for setup and never reaches them.
+    passed = ["NOVA_PG_HOST", "NOVA_PG_PORT", "NOVA_LANDING_DIR", ALLOW_SUPERUSER_ENV]
+    for component in COMPONENT_ROLES:
+        passed += [f"{component_env_prefix(component)}_USER", f"{component_env_prefix(component)}_PASSWORD"]
+    for name in passed:
         if name in os.environ:
             env[name] = os.environ[name]
     if pg.embedded:

@@ -30,8 +30,13 @@ def _airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
+#: the administrator's login is for setup only: Airflow and its tasks never inherit it
+_ADMIN_LOGIN_ENV = ("NOVA_PG_USER", "NOVA_PG_PASSWORD")
+
+
 def _env(pg: PostgresSettings) -> dict[str, str]:
-    return {**os.environ, **airflow_env(pg)}
+    inherited = {key: value for key, value in os.environ.items() if key not in _ADMIN_LOGIN_ENV}
+    return {**inherited, **airflow_env(pg)}
 
 
 def run_airflow(pg: PostgresSettings, *args: str, check: bool = True, capture: bool = False,
@@ -42,7 +47,10 @@ def run_airflow(pg: PostgresSettings, *args: str, check: bool = True, capture: b
 
 
 def migrate(pg: PostgresSettings) -> None:
-    """Create or upgrade the Airflow metadata database (idempotent, a few seconds)."""
+    """Create or upgrade the Airflow metadata database (idempotent, a few seconds), as its own role."""
+    from nova_corrente.db_roles import check_login
+
+    check_login(pg.as_role("airflow"), pg.airflow_db, "Airflow")
     run_airflow(pg, "db", "migrate", capture=True)
 
 
@@ -75,7 +83,7 @@ def last_run_state(pg: PostgresSettings, logical_date: str) -> str | None:
     """
     import psycopg2
 
-    conn = psycopg2.connect(pg.dsn(pg.airflow_db))
+    conn = psycopg2.connect(pg.as_role("airflow").dsn(pg.airflow_db))
     try:
         with conn.cursor() as cur:
             cur.execute("select to_regclass('public.dag_run')")

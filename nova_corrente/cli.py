@@ -18,10 +18,35 @@ def _db(args: argparse.Namespace) -> int:
     if args.action == "start":
         pg = postgres_server.ensure_running()
         print(postgres_server.status(pg))
+    elif args.action == "roles":
+        return _db_roles(args)
+    elif args.action == "privileges":
+        from nova_corrente import db_roles
+
+        pg = postgres_settings()
+        print(db_roles.format_matrix(db_roles.measure(pg), pg))
     elif args.action == "stop":
         print("stopped" if postgres_server.stop() else "not running (or external)")
     else:
         print(postgres_server.status())
+    return 0
+
+
+def _db_roles(args: argparse.Namespace) -> int:
+    """`nova db roles`: print the roles/grants script for a DBA; `--apply` runs it as the administrator."""
+    from nova_corrente import db_roles, postgres_server
+
+    pg = postgres_settings()
+    if not args.apply:
+        print(db_roles.render_psql(pg))
+        return 0
+    postgres_server.wait_until_ready(pg)
+    postgres_server.ensure_databases(pg)
+    updated = db_roles.provision(pg)
+    print(f"roles and grants applied on {pg.describe()} ({', '.join(pg.databases)})")
+    missing = [role for role in db_roles.ROLES if role not in updated]
+    print(f"passwords set: {', '.join(updated) or 'none'}"
+          + (f"; unchanged (no NOVA_PG_<COMPONENT>_PASSWORD exported): {', '.join(missing)}" if missing else ""))
     return 0
 
 
@@ -99,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("NOVA_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="nova", description="Nova Corrente data platform")
     sub = parser.add_subparsers(dest="command", required=True)
-    db = sub.add_parser("db", help="the platform's PostgreSQL server")
-    db.add_argument("action", choices=["start", "stop", "status"])
+    db = sub.add_parser(
+        "db", help="the platform's PostgreSQL server",
+        description="start/stop/status: the server (start also applies the roles and grants to the embedded "
+                    "one). roles: print the roles and grants as a psql script for a DBA, or --apply them as the "
+                    "administrator (NOVA_PG_USER). privileges: the role x schema x right matrix, from the catalog.")
+    db.add_argument("action", choices=["start", "stop", "status", "roles", "privileges"])
+    db.add_argument("--apply", action="store_true", help="roles: run the setup instead of printing it")
     db.set_defaults(func=_db)
     sub.add_parser("demo", help="run the whole pipeline on demo data and print a summary").set_defaults(func=_demo)
     af = sub.add_parser("airflow", help="Airflow UI and services")

@@ -60,9 +60,15 @@ def ensure_erp(pg: PostgresSettings) -> date:
 
 
 def summary(pg: PostgresSettings) -> str:
-    """Rows per mart, the ten most urgent reorders, where to look next."""
+    """Rows per mart, the ten most urgent reorders, where to look next: what BI sees, read as the
+    BI role (``nova_bi_reader``: the published marts only); the data-quality line from ``audit``,
+    read as the transformer (which may read it, not write it)."""
+    from nova_corrente.db_roles import refuse_superuser
+
     lines = []
+    pg = pg.as_role("bi_reader")
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        refuse_superuser(conn, "the demo summary")
         cur.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
         )
@@ -91,8 +97,13 @@ def summary(pg: PostgresSettings) -> str:
             "count(*) filter (where is_below_reorder_point) from marts.fct_reorder_points"
         )
         to_order, below = cur.fetchone()
-        cur.execute("select max(run_id) from marts.forecast_runs")
+        cur.execute("select max(run_id) from marts.fct_forecasts")
         forecast_run = cur.fetchone()[0]
+    conn.close()
+    # the data-quality registers are not published to BI: read them as the transformer (SELECT only)
+    operator = pg.as_role("transformer")
+    with psycopg2.connect(operator.dsn(operator.warehouse_db)) as conn, conn.cursor() as cur:
+        refuse_superuser(conn, "the demo summary")
         cur.execute(
             "select count(*) filter (where status = 'passed'), count(*) filter (where status = 'rejected'),"
             " (select count(*) from audit.quarantined_rows where resolved_at is null) from audit.load_batches"
@@ -126,7 +137,8 @@ def summary(pg: PostgresSettings) -> str:
     lines.append(f"  make airflow   Airflow UI on http://127.0.0.1:{api_port()} (trigger nova_corrente_daily, watch it run)")
     lines.append("  make docs      dbt docs site with lineage")
     lines.append(f"  psql           host={pg.host} port={pg.port} dbname={pg.warehouse_db} user={pg.user} "
-                 f"(password: {'$NOVA_HOME/pg/password' if pg.embedded else '$NOVA_PG_PASSWORD'})")
+                 f"(password: {f'$NOVA_HOME/pg/{pg.user}.password' if pg.embedded else '$NOVA_PG_BI_READER_PASSWORD'})")
+    lines.append("  privileges     .venv/bin/nova db privileges (what each database role may do)")
     lines.append(f"  run log        {nova_home() / 'demo' / 'dag_run.log'}")
     return "\n".join(lines)
 

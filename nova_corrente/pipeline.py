@@ -2,6 +2,9 @@
 
 Each stage takes the platform settings and the data interval, logs what it did and returns a small,
 JSON-serialisable dict (it becomes the task's XCom and the demo summary's input).
+
+Each stage connects as its own role (``STAGE_ROLES``; README, 'Database roles'), whatever login the
+settings it is given carry, and refuses to run as a superuser (``db_roles.refuse_superuser``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ from typing import Any
 from nova_corrente.settings import PostgresSettings, nova_home
 
 log = logging.getLogger(__name__)
+
+#: stage -> the component whose login it uses (settings.COMPONENT_ROLES); dbt's is in settings.dbt_env
+STAGE_ROLES: dict[str, str] = {
+    "extract_load": "loader",  # reads the ERP as erp_reader (extract.connections)
+    "gate_raw": "loader",  # reads raw, writes batch statuses in audit
+    "forecast": "forecaster",
+    "gate_marts": "transformer",  # reads the marts and the forecast tables; writes nothing
+    # reads the ERP as erp_reader, compares as the transformer (temporary tables, staging, marts:
+    # quality.reconcile), records the results and reads the batches as the loader
+    "gate_reconciliation": "loader",
+}
 
 
 def landing_dir() -> Path:
@@ -39,16 +53,10 @@ def resolve_interval(
 
 
 def prepare_warehouse(pg: PostgresSettings) -> None:
-    """Create the schemas and tables the stages write to (idempotent)."""
-    import psycopg2
-
+    """Create the loader's tables (idempotent); the schemas and the forecast tables come from setup."""
     from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
-    from nova_forecast.warehouse import ensure_forecast_tables
 
-    ensure_warehouse_schemas(pg)
-    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
-        ensure_forecast_tables(conn)
-    conn.close()
+    ensure_warehouse_schemas(pg.as_role(STAGE_ROLES["extract_load"]))
 
 
 def extract_load(
@@ -63,6 +71,7 @@ def extract_load(
     from nova_corrente.extract.feeds import load_landing_files
 
     started = time.perf_counter()
+    pg = pg.as_role(STAGE_ROLES["extract_load"])
     prepare_warehouse(pg)
     erp_batches = load_interval(pg, interval_start, interval_end)
     files = load_landing_files(pg, landing or landing_dir(), interval_start=interval_start, interval_end=interval_end)
@@ -90,7 +99,7 @@ def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
     """
     from nova_corrente.quality.gates import validate_raw_batches
 
-    return validate_raw_batches(pg, batch_ids).as_dict()
+    return validate_raw_batches(pg.as_role(STAGE_ROLES["gate_raw"]), batch_ids).as_dict()
 
 
 def gate_reconciliation(pg: PostgresSettings, interval_end: datetime, batch_ids: list[str]) -> dict[str, Any]:
@@ -103,6 +112,7 @@ def gate_reconciliation(pg: PostgresSettings, interval_end: datetime, batch_ids:
     from nova_corrente.extract.warehouse_setup import batch_statuses
     from nova_corrente.quality.reconcile import reconcile
 
+    pg = pg.as_role(STAGE_ROLES["gate_reconciliation"])
     report = reconcile(pg, interval_end)
     statuses = batch_statuses(pg, batch_ids)
     held_back = sorted(batch_id for batch_id, status in statuses.items() if status == "rejected")
@@ -149,8 +159,11 @@ def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) 
     One forecast run per data interval: its run_id is derived from the interval end, so re-running
     a day replaces that day's run atomically instead of adding another.
     """
+    from nova_corrente.db_roles import check_login
     from nova_forecast.warehouse import run_forecasts
 
+    pg = pg.as_role(STAGE_ROLES["forecast"])
+    check_login(pg, pg.warehouse_db, "the forecast task")
     summary = run_forecasts(
         pg,
         run_id=f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}",
@@ -168,4 +181,4 @@ def gate_marts(pg: PostgresSettings) -> dict[str, Any]:
     """Validate the marts and forecasts; raises QualityGateFailed on failure."""
     from nova_corrente.quality.gates import validate_marts
 
-    return validate_marts(pg).as_dict()
+    return validate_marts(pg.as_role(STAGE_ROLES["gate_marts"])).as_dict()

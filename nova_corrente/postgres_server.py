@@ -1,9 +1,10 @@
 """The platform's own PostgreSQL server, run from the ``pgserver`` wheel's binaries.
 
 ``ensure_running`` is idempotent: it initialises the data directory once (initdb), starts the
-server if it is not running (pg_ctl), and creates the ``erp``/``warehouse``/``airflow`` databases
-that are missing. With an external server configured (``NOVA_PG_HOST``) it only checks the
-connection and creates missing databases.
+server if it is not running (pg_ctl), creates the ``erp``/``warehouse``/``airflow`` databases
+that are missing and applies the roles and grants (``db_roles.provision``). With an external
+server configured (``NOVA_PG_HOST``) it only checks the connection and, given an administrator
+login, creates missing databases: its roles are a DBA's job (``nova db roles``).
 
 initdb and postgres refuse to run as root; as root the server runs as the unprivileged system user
 ``pgserver`` (created by the pgserver package's own helper).
@@ -21,7 +22,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from nova_corrente.settings import PostgresSettings, postgres_settings
+from nova_corrente.settings import PostgresSettings, component_env_prefix, postgres_settings
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,27 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
+def write_private_file(folder: Path, name: str, content: str, owner: str | None = None) -> Path:
+    """Write ``folder/name`` readable by its owner only, from the first byte on.
+
+    The file is created 0600 with O_EXCL (never world-readable, not even for a moment) and, when
+    ``owner`` is given (root running the server as another system user), handed to that user with
+    fchown *before* the secret is written.
+    """
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if owner:
+            import pwd
+
+            entry = pwd.getpwnam(owner)
+            os.fchown(fd, entry.pw_uid, entry.pw_gid)
+        os.write(fd, content.encode())
+    finally:
+        os.close(fd)
+    return path
+
+
 def _initdb(pg: PostgresSettings, user: str | None) -> None:
     data_dir = pg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,18 +116,21 @@ def _initdb(pg: PostgresSettings, user: str | None) -> None:
 
         ensure_prefix_permissions(data_dir)
         _chown_tree(data_dir, user)
-    with tempfile.NamedTemporaryFile("w", delete=False, prefix="nova-pw-") as pwfile:
-        pwfile.write(pg.password + "\n")
-    os.chmod(pwfile.name, 0o644 if user else 0o600)
-    try:
+    # initdb reads the superuser's password from a file: a private folder (0700, owned by whoever
+    # runs initdb) holding a 0600 file, removed right after
+    with tempfile.TemporaryDirectory(prefix="nova-initdb-") as private:
+        if user:
+            import pwd
+
+            entry = pwd.getpwnam(user)
+            os.chown(private, entry.pw_uid, entry.pw_gid)
+        pwfile = write_private_file(Path(private), "pwfile", pg.password + "\n", owner=user)
         log.info("initdb %s (superuser %s)", data_dir, pg.user)
         _run(
-            [_bin("initdb"), "-D", str(data_dir), "-U", pg.user, f"--pwfile={pwfile.name}",
+            [_bin("initdb"), "-D", str(data_dir), "-U", pg.user, f"--pwfile={pwfile}",
              "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--encoding=UTF8", "--locale=C"],
             user,
         )
-    finally:
-        os.unlink(pwfile.name)
     conf = data_dir / "postgresql.auto.conf"
     with conf.open("a") as handle:
         for key, value in SERVER_CONF.items():
@@ -140,21 +165,23 @@ def _start(pg: PostgresSettings, user: str | None) -> None:
         ) from exc
 
 
-def wait_until_ready(pg: PostgresSettings, timeout_s: float = 30.0) -> None:
-    """Connect to the maintenance database until it answers, or raise DatabaseUnavailable."""
+def wait_until_ready(pg: PostgresSettings, timeout_s: float = 30.0, database: str = "postgres") -> None:
+    """Connect to ``database`` (the maintenance one) until it answers, or raise DatabaseUnavailable."""
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            psycopg2.connect(pg.dsn("postgres")).close()
+            psycopg2.connect(pg.dsn(database)).close()
             return
         except psycopg2.OperationalError as exc:
             last = exc
             time.sleep(0.5)
+    login = "NOVA_PG_USER/NOVA_PG_PASSWORD" if pg.component is None else \
+        f"{component_env_prefix(pg.component)}_USER/_PASSWORD"
     raise DatabaseUnavailable(
         f"cannot connect to {pg.describe()}: {str(last).strip()}. "
         + ("Run `make db` to start the embedded server." if pg.embedded
-           else "Check NOVA_PG_HOST/NOVA_PG_PORT/NOVA_PG_USER/NOVA_PG_PASSWORD.")
+           else f"Check NOVA_PG_HOST/NOVA_PG_PORT/{login}.")
     )
 
 
@@ -190,7 +217,8 @@ def drop_databases(pg: PostgresSettings, names: tuple[str, ...]) -> None:
 
 
 def ensure_running(pg: PostgresSettings | None = None) -> PostgresSettings:
-    """Make the configured server reachable and its databases present. Idempotent."""
+    """Make the configured server reachable, its databases present and (embedded) its roles and
+    grants applied. Idempotent. Returns the administrator's settings."""
     pg = pg or postgres_settings()
     if pg.embedded:
         user = _run_as_server_user()
@@ -198,8 +226,15 @@ def ensure_running(pg: PostgresSettings | None = None) -> PostgresSettings:
             _initdb(pg, user)
         if not _is_running(pg):
             _start(pg, user)
+    elif not pg.user:  # external, no administrator: the DBA set it up; check a component can connect
+        wait_until_ready(pg.as_role("loader"), database=pg.warehouse_db)
+        return pg
     wait_until_ready(pg)
     ensure_databases(pg)
+    if pg.embedded:
+        from nova_corrente.db_roles import provision
+
+        provision(pg)
     return pg
 
 

@@ -3,10 +3,17 @@
 Which PostgreSQL the platform uses is decided here and nowhere else:
 
 * ``NOVA_PG_HOST`` unset  -> the platform's own embedded server (binaries from the ``pgserver``
-  wheel) on 127.0.0.1:``NOVA_PG_PORT`` (default 54329), data under ``$NOVA_HOME/pgdata``, user
-  ``nova`` with a random password generated once and kept in ``$NOVA_HOME/pg/password`` (0600).
-* ``NOVA_PG_HOST`` set    -> an external server; ``NOVA_PG_PORT`` (5432), ``NOVA_PG_USER`` and
-  ``NOVA_PG_PASSWORD`` come from the environment (or an Airflow connection rendered into it).
+  wheel) on 127.0.0.1:``NOVA_PG_PORT`` (default 54329), data under ``$NOVA_HOME/pgdata``, superuser
+  ``nova`` (setup only) with a random password generated once and kept in ``$NOVA_HOME/pg/password``;
+  each component role's password in ``$NOVA_HOME/pg/<role>.password`` (all 0600, folder 0700).
+* ``NOVA_PG_HOST`` set    -> an external server; ``NOVA_PG_PORT`` (5432) and each component's
+  ``NOVA_PG_<COMPONENT>_PASSWORD`` (and optionally ``NOVA_PG_<COMPONENT>_USER``) come from the
+  environment (or an Airflow connection rendered into it); ``NOVA_PG_USER``/``NOVA_PG_PASSWORD``
+  (an administrator) only for setup commands (``nova db roles --apply``, creating databases).
+
+Every component connects as its own role (``COMPONENT_ROLES``, granted by nova_corrente/db_roles.py):
+``postgres_settings()`` returns the administrator's login, ``PostgresSettings.as_role("loader")`` the
+same settings with a component's login.
 
 Database names default to ``erp``, ``warehouse`` and ``airflow``; ``NOVA_PG_DB_PREFIX`` prepends a
 prefix to all three (the test suite uses ``test_`` so it never touches demo data).
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,23 +31,52 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DEFAULT_PORT = 54329
 EMBEDDED_USER = "nova"
 
+#: component -> the PostgreSQL role it logs in as (what each may do: nova_corrente/db_roles.py, README)
+COMPONENT_ROLES: dict[str, str] = {
+    "erp_reader": "nova_erp_reader",    # the extract's reads of the ERP
+    "loader": "nova_loader",            # the extract's writes into raw/audit; the raw gate
+    "transformer": "nova_transformer",  # dbt; the marts gate
+    "forecaster": "nova_forecaster",    # the forecast task
+    "bi_reader": "nova_bi_reader",      # BI tools; the demo summary
+    "airflow": "nova_airflow",          # Airflow's metadata database
+}
+
 
 def nova_home() -> Path:
     """Folder for local state (embedded database, Airflow home, landing files); git-ignored."""
     return Path(os.environ.get("NOVA_HOME", REPO_ROOT / ".nova")).resolve()
 
 
-def _embedded_password(home: Path) -> str:
-    """Return the embedded server's password, creating it (0600) on first use."""
-    path = home / "pg" / "password"
+def secrets_dir(home: Path) -> Path:
+    """``$NOVA_HOME/pg``: the embedded server's generated passwords (folder 0700, files 0600)."""
+    return home / "pg"
+
+
+def _generated_password(path: Path) -> str:
+    """The password kept in ``path``, generated on first use; never readable by anyone else,
+    not even for a moment (folder created 0700, file created 0600 with O_EXCL before it is written)."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
     password = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(password + "\n")
     return password
+
+
+def _embedded_password(home: Path) -> str:
+    """Return the embedded server's superuser password, creating it (0600) on first use."""
+    return _generated_password(secrets_dir(home) / "password")
+
+
+def component_env_prefix(component: str) -> str:
+    """``NOVA_PG_LOADER`` for ``loader``: ``<prefix>_PASSWORD`` / ``<prefix>_USER`` (external server)."""
+    return f"NOVA_PG_{component.upper()}"
 
 
 @dataclass(frozen=True)
@@ -49,20 +85,60 @@ class PostgresSettings:
 
     host: str
     port: int
-    user: str
+    user: str  # whose login this is: the administrator's (setup), or a component's (as_role)
     password: str = field(repr=False)  # never in logs or tracebacks
     embedded: bool
     erp_db: str
     warehouse_db: str
     airflow_db: str
     data_dir: Path
+    secrets_dir: Path = field(repr=False)  # embedded: where the generated passwords live
+    #: the component whose login this is (a key of COMPONENT_ROLES); None for the administrator
+    component: str | None = None
 
     @property
     def databases(self) -> tuple[str, str, str]:
         return (self.erp_db, self.warehouse_db, self.airflow_db)
 
+    def as_role(self, component: str) -> PostgresSettings:
+        """These settings with ``component``'s own login (see COMPONENT_ROLES).
+
+        Embedded server: the role named in COMPONENT_ROLES, password generated once in
+        ``$NOVA_HOME/pg/<role>.password`` (``nova db start`` gives the role that password).
+        External server: ``NOVA_PG_<COMPONENT>_USER`` (default: the role name) and
+        ``NOVA_PG_<COMPONENT>_PASSWORD`` from the environment; a clear error when it is missing.
+        """
+        if component not in COMPONENT_ROLES:
+            raise ValueError(f"unknown component {component!r}; known: {', '.join(COMPONENT_ROLES)}")
+        role = COMPONENT_ROLES[component]
+        if self.embedded:
+            user, password = role, _generated_password(self.secrets_dir / f"{role}.password")
+        else:
+            prefix = component_env_prefix(component)
+            user = os.environ.get(f"{prefix}_USER") or role
+            password = os.environ.get(f"{prefix}_PASSWORD", "")
+            if not password:
+                raise RuntimeError(
+                    f"{prefix}_PASSWORD is not set: on the external PostgreSQL {self.host}:{self.port} the "
+                    f"{component} connects as its own role {user} (README, 'Database roles'); export it."
+                )
+        return replace(self, user=user, password=password, component=component)
+
+    def component_or(self, default: str) -> PostgresSettings:
+        """These settings if they are a component's login, else ``default``'s login (never the admin's)."""
+        return self if self.component else self.as_role(default)
+
+    def _require_login(self) -> None:
+        if not self.user:
+            raise RuntimeError(
+                f"no administrator login for the external PostgreSQL {self.host}:{self.port}: setup commands "
+                "(creating databases, `nova db roles --apply`) need NOVA_PG_USER and NOVA_PG_PASSWORD; "
+                "the components use their own roles (PostgresSettings.as_role)."
+            )
+
     def dsn(self, database: str) -> str:
         """libpq key/value connection string (psycopg2.connect, psql)."""
+        self._require_login()
         return (
             f"host={self.host} port={self.port} dbname={database} "
             f"user={self.user} password={self.password} connect_timeout=10"
@@ -70,6 +146,7 @@ class PostgresSettings:
 
     def url(self, database: str, driver: str = "postgresql+psycopg2") -> str:
         """SQLAlchemy URL (Airflow metadata, GX datasources)."""
+        self._require_login()
         return (
             f"{driver}://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
             f"@{self.host}:{self.port}/{database}"
@@ -78,7 +155,7 @@ class PostgresSettings:
     def describe(self) -> str:
         """One line for logs: never includes the password."""
         kind = "embedded" if self.embedded else "external"
-        return f"{kind} PostgreSQL {self.user}@{self.host}:{self.port}"
+        return f"{kind} PostgreSQL {self.user or '(no administrator login)'}@{self.host}:{self.port}"
 
 
 def postgres_settings() -> PostgresSettings:
@@ -88,14 +165,9 @@ def postgres_settings() -> PostgresSettings:
     home = nova_home()
     external_host = env.get("NOVA_PG_HOST", "").strip()
     if external_host:
-        missing = [name for name in ("NOVA_PG_USER", "NOVA_PG_PASSWORD") if not env.get(name)]
-        if missing:
-            raise RuntimeError(
-                f"NOVA_PG_HOST={external_host} selects an external PostgreSQL, but {', '.join(missing)} "
-                "is not set; export it (secrets come from the environment, never the repository)."
-            )
+        # the administrator's login is optional: only setup commands use it (components use as_role)
         host, port = external_host, int(env.get("NOVA_PG_PORT", "5432"))
-        user, password, embedded = env["NOVA_PG_USER"], env["NOVA_PG_PASSWORD"], False
+        user, password, embedded = env.get("NOVA_PG_USER", ""), env.get("NOVA_PG_PASSWORD", ""), False
     else:
         host, port = "127.0.0.1", int(env.get("NOVA_PG_PORT", str(EMBEDDED_DEFAULT_PORT)))
         user, password, embedded = EMBEDDED_USER, _embedded_password(home), True
@@ -109,16 +181,18 @@ def postgres_settings() -> PostgresSettings:
         warehouse_db=prefix + env.get("NOVA_PG_WAREHOUSE_DB", "warehouse"),
         airflow_db=prefix + env.get("NOVA_PG_AIRFLOW_DB", "airflow"),
         data_dir=home / "pgdata",
+        secrets_dir=secrets_dir(home),
     )
 
 
 def dbt_env(pg: PostgresSettings) -> dict[str, str]:
-    """Environment variables read by dbt_project/profiles.yml (and GX / the forecast task)."""
+    """Environment variables read by dbt_project/profiles.yml: dbt logs in as the transformer."""
+    transformer = pg.as_role("transformer")
     return {
         "NOVA_DBT_HOST": pg.host,
         "NOVA_DBT_PORT": str(pg.port),
-        "NOVA_DBT_USER": pg.user,
-        "NOVA_DBT_PASSWORD": pg.password,
+        "NOVA_DBT_USER": transformer.user,
+        "NOVA_DBT_PASSWORD": transformer.password,
         "NOVA_DBT_DBNAME": pg.warehouse_db,
         "DBT_PROFILES_DIR": str(REPO_ROOT / "dbt_project"),
     }

@@ -3,7 +3,10 @@
 Tests never mock PostgreSQL. The session starts the platform's embedded server (or uses the
 external one configured with NOVA_PG_HOST) and every test that needs databases gets its own,
 named ``t<pid>_<n>_{erp,warehouse,airflow}``, dropped afterwards, so tests never touch demo data
-and can run next to a running demo.
+and can run next to a running demo. The databases get the platform's roles and grants
+(``db_roles.provision``), as ``nova db start`` gives the demo's: the code under test connects as
+its components' roles; fixtures set data up as the administrator and call ``provision`` again when
+they created tables (it gives them to their schema's owner, as for a warehouse from before the roles).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from nova_corrente import postgres_server
+from nova_corrente import db_roles, postgres_server
 from nova_corrente.settings import PostgresSettings, postgres_settings
 
 _counter = itertools.count()
@@ -37,6 +40,7 @@ def fresh_settings(server: PostgresSettings, label: str = "") -> PostgresSetting
     )
     postgres_server.drop_databases(pg, pg.databases)
     postgres_server.ensure_databases(pg)
+    db_roles.provision(pg)
     return pg
 
 

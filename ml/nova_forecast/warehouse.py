@@ -37,50 +37,10 @@ log = logging.getLogger(__name__)
 DEMAND_TABLE = "marts.fct_demand_daily"
 DEFAULT_SOURCE = DEMAND_TABLE
 
-FORECAST_DDL = """
-create schema if not exists marts;
-
-create table if not exists marts.forecast_runs (
-    run_id            text primary key,
-    model_version     text not null,
-    generated_at      timestamptz not null,
-    source            text not null,
-    dataset_id        text not null,
-    parameters        jsonb not null,
-    data_fingerprint  text not null,
-    metrics           jsonb not null,
-    series_count      integer not null check (series_count >= 0)
-);
-
-create index if not exists forecast_runs_generated_at_idx on marts.forecast_runs (generated_at desc);
-
-create table if not exists marts.forecast_values (
-    run_id          text not null references marts.forecast_runs (run_id) on delete cascade,
-    material_id     text not null,
-    site_id         text not null,
-    forecast_date   date not null,
-    yhat            double precision not null,
-    yhat_lo_80      double precision not null,
-    yhat_hi_80      double precision not null,
-    yhat_lo_95      double precision not null,
-    yhat_hi_95      double precision not null,
-    model           text not null,
-    demand_class    text not null,
-    model_version   text not null,
-    generated_at    timestamptz not null,
-    source          text not null,
-    dataset_id      text not null,
-    yhat_q90        double precision,  -- service-level quantiles (NULL when not computed)
-    yhat_q95        double precision,
-    yhat_q99        double precision,
-    primary key (run_id, material_id, site_id, forecast_date),
-    constraint forecast_values_bounds_ordered check (
-        0 <= yhat_lo_95 and yhat_lo_95 <= yhat_lo_80 and yhat_lo_80 <= yhat
-        and yhat <= yhat_hi_80 and yhat_hi_80 <= yhat_hi_95
-    )
-);
-
--- warehouses created before the service-level quantiles existed
+#: the tables' DDL (``create ... if not exists``), a file so that setup can read it without this package
+FORECAST_DDL = (Path(__file__).with_name("forecast_tables.sql")).read_text()
+#: columns added since the first release, added by the tables' owner when missing
+FORECAST_UPGRADE_DDL = """
 alter table marts.forecast_values add column if not exists yhat_q90 double precision;
 alter table marts.forecast_values add column if not exists yhat_q95 double precision;
 alter table marts.forecast_values add column if not exists yhat_q99 double precision;
@@ -136,10 +96,28 @@ class RunSummary:
         }
 
 
+def _as_forecaster(pg: PostgresSettings) -> PostgresSettings:
+    """The forecaster's own login (nova_forecaster) when ``pg`` is the platform's administrator settings."""
+    narrow = getattr(pg, "component_or", None)
+    return narrow("forecaster") if narrow is not None else pg
+
+
 def ensure_forecast_tables(conn: Any) -> None:
-    """Create ``marts.forecast_runs`` and ``marts.forecast_values`` if missing (caller's transaction)."""
+    """Create ``marts.forecast_runs`` and ``marts.forecast_values`` if missing, add missing columns
+    (caller's transaction). In the platform setup creates them and the forecaster owns them; a login
+    that may not create tables gets a clear error when they are missing."""
     with conn.cursor() as cur:
-        cur.execute(FORECAST_DDL)
+        cur.execute("select to_regclass('marts.forecast_runs') is not null "
+                    "and to_regclass('marts.forecast_values') is not null")
+        if not cur.fetchone()[0]:
+            cur.execute("select current_user::text, coalesce(has_schema_privilege(to_regnamespace('marts'), 'CREATE'),"
+                        " has_database_privilege(current_database(), 'CREATE'))")
+            user, may_create = cur.fetchone()
+            if not may_create:
+                raise InputError(f"marts.forecast_runs / marts.forecast_values do not exist and {user} may not "
+                                 "create them: the platform's setup does (`nova db start` / `nova db roles`)")
+            cur.execute(FORECAST_DDL)
+        cur.execute(FORECAST_UPGRADE_DDL)
 
 
 def read_daily_demand(pg: PostgresSettings) -> pd.DataFrame:
@@ -147,6 +125,7 @@ def read_daily_demand(pg: PostgresSettings) -> pd.DataFrame:
     material_id, site_id (and family_id when the mart has it)."""
     import psycopg2
 
+    pg = _as_forecaster(pg)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(
             "select column_name from information_schema.columns where table_schema = 'marts' "
@@ -192,7 +171,8 @@ def run_forecasts(
     reconcile: bool = False,
 ) -> RunSummary:
     """Backtest, select and forecast every material-site of ``marts.fct_demand_daily`` and write
-    the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction.
+    the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction, as the
+    forecaster (``pg.as_role("forecaster")`` of the platform's settings).
 
     ``dataset_id`` defaults to the data fingerprint (sha256 of the input series); ``run_id`` to
     ``<generated_at>-<fingerprint[:12]>``; ``generated_at`` to now (pass the data interval end
@@ -235,6 +215,7 @@ def run_forecasts(
 
     import psycopg2
 
+    pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
         with conn:  # one transaction: commit on success, roll back on any error
@@ -275,6 +256,7 @@ def list_runs(pg: PostgresSettings) -> pd.DataFrame:
 
     columns = ["run_id", "generated_at", "model_version", "source", "dataset_id", "series_count", "rmsse",
                "models_selected"]
+    pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
         with conn, conn.cursor() as cur:
@@ -295,6 +277,7 @@ def latest_run_id(pg: PostgresSettings) -> str | None:
     """The current run: the latest by ``generated_at`` (None when there is none)."""
     import psycopg2
 
+    pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
         with conn, conn.cursor() as cur:

@@ -1,5 +1,9 @@
 """Connections to the ERP and the warehouse, with errors that say which database failed.
 
+Each side logs in as its own role (README, 'Database roles'): the ERP as ``nova_erp_reader``
+(read-only), the warehouse as the component whose settings are given (``pg.as_role(...)``) or, for
+the administrator's settings, as ``nova_loader``. A superuser login is refused (``db_roles``).
+
 Both sides of an extract are opened with the same session settings (UTC, ISO dates, UTF-8,
 shortest-exact floats) so that the text COPY stream written by one server is read back
 unchanged by the other.
@@ -34,19 +38,37 @@ def where(pg: PostgresSettings, role: Role) -> str:
     return f"{role} database '{database_name(pg, role)}' at {pg.host}:{pg.port}"
 
 
-def connect(pg: PostgresSettings, role: Role) -> Connection:
-    """Open a connection (autocommit off) to the ERP or the warehouse.
+def login(pg: PostgresSettings, role: Role) -> PostgresSettings:
+    """Whose login opens ``role``'s database: the ERP reader for the ERP; for the warehouse ``pg``'s
+    own component login, or the loader's when ``pg`` is the administrator's."""
+    return pg.as_role("erp_reader") if role == "erp" else pg.component_or("loader")
 
-    Raises ``DatabaseUnavailable`` naming the database and host:port when it cannot be reached.
+
+def connect(pg: PostgresSettings, role: Role) -> Connection:
+    """Open a connection (autocommit off, no transaction open) to the ERP or the warehouse.
+
+    Raises ``DatabaseUnavailable`` naming the database, host:port and login when it cannot be
+    reached, and ``db_roles.SuperuserLogin`` when the login is a superuser's.
     """
+    from nova_corrente.db_roles import refuse_superuser
+
+    settings = login(pg, role)
     try:
-        return psycopg2.connect(
-            pg.dsn(database_name(pg, role)),
+        conn = psycopg2.connect(
+            settings.dsn(database_name(pg, role)),
             options=SESSION_OPTIONS,
             application_name=f"nova_extract_{role}",
         )
     except psycopg2.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot connect to the {where(pg, role)}: {str(exc).strip()}") from exc
+        raise DatabaseUnavailable(
+            f"cannot connect to the {where(pg, role)} as {settings.user}: {str(exc).strip()}"
+        ) from exc
+    try:
+        refuse_superuser(conn, f"the {settings.component} ({role} database)")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def is_connection_lost(exc: BaseException, conn: Connection | None) -> bool:

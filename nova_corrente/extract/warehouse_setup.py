@@ -19,13 +19,15 @@ from typing import Literal
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import cursor as Cursor
 
+from nova_corrente.db_roles import LOADER, SCHEMA_OWNERS
 from nova_corrente.extract.connections import close_quietly, connect
 from nova_corrente.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
 
-#: raw/audit are written here; the others are created empty so that grants can be given up front.
-WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots")
+#: the warehouse's schemas, created by setup with their owners; the loader's are raw and audit
+WAREHOUSE_SCHEMAS: tuple[str, ...] = tuple(SCHEMA_OWNERS)
+LOADER_SCHEMAS: tuple[str, ...] = tuple(schema for schema, owner in SCHEMA_OWNERS.items() if owner == LOADER)
 
 BatchStatus = Literal["loaded", "passed", "rejected"]
 BATCH_STATUSES: tuple[str, ...] = ("loaded", "passed", "rejected")
@@ -129,22 +131,37 @@ def _is_current(cur: Cursor) -> bool:
     return True
 
 
-def ensure_warehouse_schemas_in(conn: Connection) -> None:
-    """Create (or migrate) the warehouse schemas and the audit tables in the caller's transaction.
+class WarehouseNotSetUp(RuntimeError):
+    """The warehouse lacks the schemas (and grants) that setup creates."""
 
-    A no-op that takes no lock when the warehouse is current.
+
+def ensure_warehouse_schemas_in(conn: Connection) -> None:
+    """Check that setup created the schemas, create (or migrate) the audit tables (caller's transaction).
+
+    A no-op that takes no lock when the warehouse is current. The loader may not create schemas
+    (least privilege): setup (``nova db start`` / ``nova db roles``) creates them with their
+    owners; a missing one raises ``WarehouseNotSetUp``.
     """
     with conn.cursor() as cur:
         if _is_current(cur):
             return
         cur.execute("select pg_advisory_xact_lock(%s)", (_SETUP_LOCK_KEY,))
-        for schema in WAREHOUSE_SCHEMAS:
-            cur.execute(f"create schema if not exists {schema}")
+        cur.execute(
+            "select schema_name from unnest(%s::text[]) as schema_name where to_regnamespace(schema_name) is null",
+            (list(LOADER_SCHEMAS),),
+        )
+        missing = [row[0] for row in cur.fetchall()]
+        if missing:
+            cur.execute("select current_database()")
+            raise WarehouseNotSetUp(
+                f"schema {', '.join(missing)} missing in database {cur.fetchone()[0]}: setup creates the schemas "
+                "and grants (`nova db start` for the embedded server, `nova db roles` for an external one)"
+            )
         cur.execute(LOAD_BATCHES_DDL)
 
 
 def ensure_warehouse_schemas(pg: PostgresSettings) -> None:
-    """Create schemas raw, audit, staging, intermediate, marts, snapshots and ``audit.load_batches``.
+    """Check the warehouse schemas and create ``audit.load_batches`` (as the loader).
 
     Idempotent and safe to call concurrently; commits its own transaction.
     """
@@ -154,7 +171,7 @@ def ensure_warehouse_schemas(pg: PostgresSettings) -> None:
         conn.commit()
     finally:
         close_quietly(conn)
-    log.info("warehouse %s: schemas %s and audit.load_batches ready", pg.warehouse_db, ", ".join(WAREHOUSE_SCHEMAS))
+    log.info("warehouse %s: schemas %s and audit.load_batches ready", pg.warehouse_db, ", ".join(LOADER_SCHEMAS))
 
 
 def set_batch_status(

@@ -36,8 +36,12 @@ def quiet_gx() -> None:
 
 
 def warehouse_url(pg: PostgresSettings) -> str:
-    """SQLAlchemy URL of the warehouse database of ``pg`` (contains the password: never log it)."""
-    return pg.url(pg.warehouse_db)
+    """SQLAlchemy URL of the warehouse database of ``pg`` (contains the password: never log it).
+
+    The login is ``pg``'s component's, or the loader's for the administrator's settings (as the
+    gates' other connections: ``extract.connections.login``).
+    """
+    return pg.component_or("loader").url(pg.warehouse_db)
 
 
 def open_context(project_root: Path = PROJECT_ROOT, pg: PostgresSettings | None = None) -> FileDataContext:

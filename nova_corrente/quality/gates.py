@@ -216,10 +216,15 @@ def validate_raw_batches(
     pg: PostgresSettings, batch_ids: list[str], *, project_root: Path = PROJECT_ROOT,
     settings: QuarantineSettings | None = None,
 ) -> GateReport:
-    """Validate each batch, quarantine its bad rows, and mark it passed or rejected (module doc)."""
+    """Validate each batch, quarantine its bad rows, and mark it passed or rejected (module doc).
+
+    Runs as ``pg``'s component, or as the loader for the administrator's settings (it reads raw and
+    writes the batches' status and quarantine in audit).
+    """
     from nova_corrente.extract.connections import close_quietly, connect
     from nova_corrente.extract.raw_tables import extract_lock_key
 
+    pg = pg.component_or("loader")
     settings = settings or QuarantineSettings.from_env()
     started = time.perf_counter()
     ids = list(dict.fromkeys(batch_ids))
@@ -479,8 +484,11 @@ def _resolve_older_records(cur: Any, contract: TableContract, batch_id: str) -> 
 def validate_marts(pg: PostgresSettings, *, project_root: Path = PROJECT_ROOT) -> GateReport:
     """Validate ``marts.fct_reorder_points`` and the latest run of ``marts.forecast_values``.
 
-    Raises ``QualityGateFailed`` when an expectation fails or a table (or any forecast run) is missing.
+    Runs as ``pg``'s component, or as the transformer for the administrator's settings (it reads
+    the marts and the forecast tables). Raises ``QualityGateFailed`` when an expectation fails or a
+    table (or any forecast run) is missing.
     """
+    pg = pg.component_or("transformer")
     started = time.perf_counter()
     report = GateReport(gate="marts")
     context = open_context(project_root, pg)

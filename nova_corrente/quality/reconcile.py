@@ -13,6 +13,9 @@ the interval end changed after the run's extract and is left for the next run. A
 key whose current ERP version is in quarantine (an open ``audit.quarantined_rows`` record) is
 *explained*; any other difference fails the gate, naming the table, the check and sample keys.
 Results go to ``audit.reconciliation_results``.
+
+Roles (README, 'Database roles'): the ERP is read as ``nova_erp_reader``, the comparison runs as
+``nova_transformer`` (temporary tables, staging and marts), the results are written as the loader.
 """
 
 from __future__ import annotations
@@ -271,9 +274,11 @@ def reconcile(pg: PostgresSettings, interval_end: datetime) -> ReconciliationRep
     """Compare the ERP and the warehouse (staging and the reorder-point mart) and record the results."""
     started = time.perf_counter()
     report = ReconciliationReport(interval_end)
-    erp = connect(pg, "erp")
+    erp = connect(pg, "erp")  # as nova_erp_reader
     erp.set_session(isolation_level=ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
-    warehouse = connect(pg, "warehouse")
+    # the comparisons read staging and the marts through temporary tables: the transformer's rights;
+    # the results are the loader's to write (audit)
+    warehouse = connect(pg.as_role("transformer"), "warehouse")
     try:
         for contract in TABLES:
             _copy_erp_state(erp, warehouse, contract)
@@ -283,6 +288,8 @@ def reconcile(pg: PostgresSettings, interval_end: datetime) -> ReconciliationRep
                 if mart_check is not None:
                     report.checks.append(mart_check)
         warehouse.rollback()  # drop the temporary tables
+        close_quietly(warehouse)
+        warehouse = connect(pg.component_or("loader"), "warehouse")
         with warehouse.cursor() as cur:
             cur.execute("select now()")
             checked_at = cur.fetchone()[0]

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from nova_corrente import db_roles
 from nova_corrente.contracts.erp import TABLE_NAMES, TABLES_BY_NAME
 from nova_corrente.extract.feeds import ensure_feed_tables
 from nova_corrente.extract.raw_tables import ensure_raw_metadata, raw_create_statement
@@ -31,6 +32,8 @@ PROJECT_DIR = REPO_ROOT / "dbt_project"
 ERP_TABLES = TABLE_NAMES
 
 WAREHOUSE_DDL = """
+-- setup created the schemas and the forecast tables; these tests write them without constraints
+drop table marts.forecast_values, marts.forecast_runs;
 create table marts.forecast_runs (
     run_id text primary key, model_version text, generated_at timestamptz, source text,
     dataset_id text, parameters jsonb, data_fingerprint text, metrics jsonb, series_count integer
@@ -47,7 +50,8 @@ create table marts.forecast_values (
 
 def create_warehouse_tables(pg: PostgresSettings) -> None:
     """raw.erp_* (from the ERP contract), raw.feed_* (from the file loader), audit.load_batches,
-    marts.forecast_*."""
+    marts.forecast_*; created as the administrator, then given to their schemas' owners with the
+    platform's grants (``db_roles.provision``), so dbt reads them as nova_transformer."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         ensure_warehouse_schemas_in(conn)
         cur.execute(WAREHOUSE_DDL)
@@ -56,6 +60,7 @@ def create_warehouse_tables(pg: PostgresSettings) -> None:
             cur.execute(raw_create_statement(TABLES_BY_NAME[table]))
             ensure_raw_metadata(cur, TABLES_BY_NAME[table])
     conn.close()
+    db_roles.provision(pg)
 
 
 class Loader:

@@ -484,14 +484,20 @@ def test_marts_have_indexes_and_are_readable_by_the_bi_role(built, pg_module):
     assert any("UNIQUE" in d and "(run_id, material_id, site_id, model)" in d for d in definitions["fct_forecast_accuracy"])
     privileges = query(pg_module, """
         select
-            (select rolcanlogin from pg_roles where rolname = 'nova_bi_reader') as can_login,
             has_schema_privilege('nova_bi_reader', 'marts', 'usage') as uses_marts,
             has_table_privilege('nova_bi_reader', 'marts.fct_reorder_points', 'select') as reads_reorder,
             has_table_privilege('nova_bi_reader', 'marts.fct_demand_daily', 'select') as reads_demand,
             has_table_privilege('nova_bi_reader', 'marts.fct_reorder_points', 'insert') as writes_reorder,
-            has_schema_privilege('nova_bi_reader', 'staging', 'usage') as uses_staging""")[0]
-    assert privileges == {"can_login": False, "uses_marts": True, "reads_reorder": True, "reads_demand": True,
-                          "writes_reorder": False, "uses_staging": False}
+            has_schema_privilege('nova_bi_reader', 'staging', 'usage') as uses_staging,
+            has_table_privilege('nova_forecaster', 'marts.fct_demand_daily', 'select') as forecaster_reads_demand,
+            has_table_privilege('nova_forecaster', 'marts.dim_item', 'select') as forecaster_reads_items,
+            (select array_agg(distinct tableowner) from pg_tables where schemaname in ('staging', 'marts',
+             'snapshots') and tablename not in ('forecast_runs', 'forecast_values')) as owners""")[0]
+    # dbt built everything as nova_transformer; its grants config opened the published marts to BI
+    # and the demand mart (only) to the forecaster
+    assert privileges == {"uses_marts": True, "reads_reorder": True, "reads_demand": True,
+                          "writes_reorder": False, "uses_staging": False, "forecaster_reads_demand": True,
+                          "forecaster_reads_items": False, "owners": ["nova_transformer"]}
 
 
 def test_dim_date_has_bahia_holidays(built, pg_module):

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 
 from nova_corrente import airflow_services
-from nova_corrente.demo import run_logical_date
+from nova_corrente.demo import run_logical_date, summary
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
 
 pytestmark = pytest.mark.slow
@@ -128,6 +128,29 @@ def test_first_run_builds_marts_that_match_the_source(scenario):
     # all of this run's batches passed the gate
     statuses = _query(pg, "select distinct status from audit.load_batches")
     assert statuses == [("passed",)]
+
+
+def test_first_run_ran_under_the_split_roles(scenario):
+    """Each stage logged in as its own role: what it created belongs to that role, nothing to the
+    administrator; BI (the demo summary) sees the published marts and only them."""
+    pg, _, _ = scenario
+    owners = _query(pg, """
+        select schema.nspname, array_agg(distinct pg_get_userbyid(relation.relowner)::text
+                                         order by pg_get_userbyid(relation.relowner)::text)
+        from pg_class as relation join pg_namespace as schema on schema.oid = relation.relnamespace
+        where schema.nspname in ('raw', 'audit', 'staging', 'intermediate', 'marts', 'snapshots')
+          and relation.relkind in ('r', 'p', 'v', 'm')
+        group by 1 order by 1""")
+    assert owners == [("audit", ["nova_loader"]), ("intermediate", ["nova_transformer"]),
+                      ("marts", ["nova_forecaster", "nova_transformer"]), ("raw", ["nova_loader"]),
+                      ("snapshots", ["nova_transformer"]), ("staging", ["nova_transformer"])]
+    assert _query(pg, "select tablename from pg_tables where tableowner = 'nova_forecaster' order by 1") == [
+        ("forecast_runs",), ("forecast_values",)]
+    assert _query(pg, "select distinct tableowner from pg_tables where schemaname = 'public'", db=pg.airflow_db) == [
+        ("nova_airflow",)]
+    text = summary(pg)
+    assert "fct_reorder_points" in text and "fct_forecasts" in text and "user=nova_bi_reader" in text
+    assert "forecast_values" not in text.split("Ten most urgent")[0]  # not a published mart: BI cannot see it
 
 
 def test_rerunning_the_same_day_leaves_identical_marts(scenario):

@@ -13,17 +13,19 @@ from collections.abc import Iterator
 import pytest
 from extract_testdata import SCHEMA_SQL, SEED_SQL, Database
 
+from nova_corrente import db_roles
 from nova_corrente.extract.warehouse_setup import WAREHOUSE_SCHEMAS
 from nova_corrente.settings import PostgresSettings
 
 
 @pytest.fixture
 def pg(pg_module: PostgresSettings) -> PostgresSettings:
-    """The module's databases, emptied: no erp schema, no warehouse schemas."""
+    """The module's databases, emptied: no erp schema, empty warehouse schemas as setup leaves them."""
     Database(pg_module, pg_module.erp_db).execute("drop schema if exists erp cascade")
     Database(pg_module, pg_module.warehouse_db).execute(
         "".join(f"drop schema if exists {schema} cascade;" for schema in WAREHOUSE_SCHEMAS)
     )
+    db_roles.provision(pg_module)
     return pg_module
 
 

@@ -312,8 +312,9 @@ def test_unreachable_database_is_named_with_host_and_port(pg_server, role):
     # the other database is the server's maintenance database, which always exists
     names = {"erp_db": "postgres", "warehouse_db": "postgres", f"{role}_db": "nova_no_such_db"}
     missing = dataclasses.replace(pg_server, **names)
+    login = {"erp": "nova_erp_reader", "warehouse": "nova_loader"}[role]
     with pytest.raises(DatabaseUnavailable, match=rf"cannot connect to the {role} database 'nova_no_such_db' "
-                                                  rf"at {pg_server.host}:{pg_server.port}: .*does not exist"):
+                                                  rf"at {pg_server.host}:{pg_server.port} as {login}: .*does not exist"):
         load_interval(missing, DAY1, DAY2)
 
 

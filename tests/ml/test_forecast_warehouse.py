@@ -7,6 +7,7 @@ import numpy as np
 import psycopg2
 import pytest
 
+from nova_corrente import db_roles
 from nova_forecast import warehouse
 from nova_forecast.engine import EngineConfig
 
@@ -17,10 +18,12 @@ DAY_2 = datetime(2024, 4, 2, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pg(pg_module):
-    """One database for the module (creating one per test is the slow part); emptied per test."""
+    """One database for the module (creating one per test is the slow part); emptied per test: an
+    empty marts schema with the forecast tables, as setup leaves it (db_roles.provision)."""
     with psycopg2.connect(pg_module.dsn(pg_module.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute("drop schema if exists marts cascade")
     conn.close()
+    db_roles.provision(pg_module)
     return pg_module
 
 
@@ -33,11 +36,12 @@ def create_demand_mart(pg, days: int = 70) -> None:
             quantity = float((rng.random() < p) * rng.integers(1, 6))
             rows.append((material, site, day, quantity))
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-        cur.execute("create schema if not exists marts")
+        cur.execute("set role nova_transformer")  # as dbt builds it, with its grants config
         cur.execute("create table marts.fct_demand_daily (material_id text not null, site_id text not null, "
                     "demand_date date not null, quantity_consumed numeric(12, 2) not null, "
                     "primary key (material_id, site_id, demand_date))")
         cur.executemany("insert into marts.fct_demand_daily values (%s, %s, date '2024-01-01' + %s, %s)", rows)
+        cur.execute("grant select on marts.fct_demand_daily to nova_bi_reader, nova_forecaster")
     conn.close()
 
 
@@ -141,6 +145,20 @@ def test_same_run_id_replaces_the_run_and_old_runs_are_pruned(pg):
 def test_missing_mart_is_a_clear_error(pg):
     with pytest.raises(warehouse.InputError, match="marts.fct_demand_daily does not exist"):
         warehouse.run_forecasts(pg, config=CONFIG)
+
+
+def test_runs_as_the_forecaster_which_may_not_create_its_tables(pg):
+    """The run is written by nova_forecaster (owner of the forecast tables that setup created); when
+    they are missing it says so instead of creating them: it may not create tables."""
+    create_demand_mart(pg)
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="r1")
+    assert query(pg, "select tableowner from pg_tables where schemaname = 'marts' and tablename in ('forecast_runs', 'forecast_values') "
+                     "order by tablename") == [("nova_forecaster",), ("nova_forecaster",)]
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("drop table marts.forecast_values, marts.forecast_runs")
+    conn.close()
+    with pytest.raises(warehouse.InputError, match="nova_forecaster may not create them: the platform's setup does"):
+        warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2, run_id="r2")
 
 
 def test_run_registry_lists_runs_newest_first_and_reconciled_runs(pg):

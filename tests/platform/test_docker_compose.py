@@ -4,7 +4,7 @@
 import yaml
 
 from nova_corrente.airflow_env import airflow_env
-from nova_corrente.settings import REPO_ROOT
+from nova_corrente.settings import COMPONENT_ROLES, REPO_ROOT, component_env_prefix
 
 COMPOSE = REPO_ROOT / "docker-compose.airflow.yml"
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
@@ -39,9 +39,29 @@ def test_compose_configuration_matches_the_local_path(pg, tmp_path):
 def test_compose_takes_secrets_from_the_environment():
     text = COMPOSE.read_text()
     env = _compose()["x-nova-env"]
-    for key in ("NOVA_PG_PASSWORD", "NOVA_DBT_PASSWORD", "AIRFLOW__API_AUTH__JWT_SECRET"):
+    for key in ("NOVA_DBT_PASSWORD", "AIRFLOW__API_AUTH__JWT_SECRET"):
         assert env[key].startswith("${") and ":?" in env[key], key
-    assert "${NOVA_PG_PASSWORD:?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert "POSTGRES_PASSWORD: ${NOVA_PG_PASSWORD" in text
     init_sql = (REPO_ROOT / "docker" / "create-databases.sql").read_text()
     assert "create database erp" in init_sql and "create database airflow" in init_sql
+
+
+def test_compose_components_log_in_as_their_own_roles():
+    """The same roles as the local path: every Airflow service and task gets the components' logins,
+    the administrator's only reaches airflow-init, which creates the roles before the migration."""
+    services = _compose()["services"]
+    env = _compose()["x-nova-env"]
+    for component in ("erp_reader", "loader", "transformer", "forecaster", "airflow"):
+        value = env[f"{component_env_prefix(component)}_PASSWORD"]
+        assert value == f"${{{component_env_prefix(component)}_PASSWORD:?set {component_env_prefix(component)}_PASSWORD}}"
+    assert env["NOVA_DBT_USER"] == COMPONENT_ROLES["transformer"]
+    assert env["NOVA_DBT_PASSWORD"].startswith("${NOVA_PG_TRANSFORMER_PASSWORD:?")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+        f"postgresql+psycopg2://{COMPONENT_ROLES['airflow']}:${{NOVA_PG_AIRFLOW_PASSWORD:?")
+    for name in AIRFLOW_SERVICES:
+        service_env = services[name]["environment"]
+        assert "NOVA_PG_USER" not in service_env and "NOVA_PG_PASSWORD" not in service_env, name
+    init = services["airflow-init"]
+    assert init["environment"]["NOVA_PG_USER"] == "nova"
+    assert init["environment"]["NOVA_PG_PASSWORD"].startswith("${NOVA_PG_PASSWORD:?")
+    assert init["command"][-1].startswith("nova db roles --apply && airflow db migrate")

@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 
 from nova_corrente import postgres_server
-from nova_corrente.settings import postgres_settings
+from nova_corrente.settings import dbt_env, postgres_settings
 
 
 def test_ensure_running_is_idempotent_and_creates_databases(pg):
@@ -34,16 +34,28 @@ def test_unreachable_server_gives_clear_error(pg):
 
 
 def test_external_server_requires_credentials_from_environment(monkeypatch):
+    """Each component's login comes from its own variables; the administrator's only serves setup."""
     monkeypatch.setenv("NOVA_PG_HOST", "db.example.internal")
-    monkeypatch.delenv("NOVA_PG_USER", raising=False)
-    monkeypatch.delenv("NOVA_PG_PASSWORD", raising=False)
-    monkeypatch.delenv("NOVA_PG_PORT", raising=False)
-    with pytest.raises(RuntimeError, match="NOVA_PG_USER, NOVA_PG_PASSWORD is not set"):
-        postgres_settings()
-    monkeypatch.setenv("NOVA_PG_USER", "etl")
-    monkeypatch.setenv("NOVA_PG_PASSWORD", "from-env")
+    for name in ("NOVA_PG_USER", "NOVA_PG_PASSWORD", "NOVA_PG_PORT", "NOVA_PG_LOADER_USER", "NOVA_PG_LOADER_PASSWORD",
+                 "NOVA_PG_TRANSFORMER_USER", "NOVA_PG_TRANSFORMER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NOVA_PG_DB_PREFIX", "qa_")
     settings = postgres_settings()
     assert not settings.embedded
     assert (settings.host, settings.port, settings.warehouse_db) == ("db.example.internal", 5432, "qa_warehouse")
-    assert "from-env" not in settings.describe()
+    with pytest.raises(RuntimeError, match="NOVA_PG_LOADER_PASSWORD is not set: .* as its own role nova_loader"):
+        settings.as_role("loader")
+    with pytest.raises(RuntimeError, match="setup commands .* need NOVA_PG_USER and NOVA_PG_PASSWORD"):
+        settings.dsn(settings.warehouse_db)
+    monkeypatch.setenv("NOVA_PG_LOADER_PASSWORD", "loader-secret")
+    monkeypatch.setenv("NOVA_PG_TRANSFORMER_USER", "svc_dbt")
+    monkeypatch.setenv("NOVA_PG_TRANSFORMER_PASSWORD", "dbt-secret")
+    loader, transformer = settings.as_role("loader"), settings.as_role("transformer")
+    assert (loader.user, loader.password, loader.component) == ("nova_loader", "loader-secret", "loader")
+    assert (transformer.user, transformer.password) == ("svc_dbt", "dbt-secret")
+    assert dbt_env(settings)["NOVA_DBT_USER"] == "svc_dbt"
+    monkeypatch.setenv("NOVA_PG_USER", "dba")
+    monkeypatch.setenv("NOVA_PG_PASSWORD", "from-env")
+    settings = postgres_settings()
+    assert settings.user == "dba" and settings.component is None
+    assert "from-env" not in settings.describe() and "loader-secret" not in repr(settings.as_role("loader"))

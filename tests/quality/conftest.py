@@ -14,6 +14,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from nova_corrente import db_roles
 from nova_corrente.contracts import all_contracts
 from nova_corrente.extract.raw_tables import ensure_raw_metadata, raw_create_statement
 from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
@@ -21,7 +22,10 @@ from nova_corrente.settings import PostgresSettings
 
 
 def create_raw_tables(pg: PostgresSettings) -> None:
-    """raw.<table> for every source contract (ERP tables and feeds), as the extract creates them."""
+    """raw.<table> for every source contract (ERP tables and feeds), as the extract creates them.
+
+    Created as the administrator; ``create_mart_tables`` then gives every table to its schema's
+    owner (``db_roles.provision``), as if the loader had created it."""
     ensure_warehouse_schemas(pg)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         for contract in all_contracts():
@@ -53,10 +57,13 @@ MART_TABLES = ("marts.fct_reorder_points", "marts.forecast_values", "marts.forec
 
 
 def create_mart_tables(pg: PostgresSettings) -> None:
-    """The marts the marts gate reads, with the columns of docs/architecture.md."""
+    """The marts the marts gate reads, with the columns of docs/architecture.md and no constraints
+    (so that the tests can write the bad rows the gate must catch); then every table goes to its
+    owner with the platform's grants (``db_roles.provision``)."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(
             """
+            drop table marts.forecast_values, marts.forecast_runs;
             create table marts.fct_reorder_points (
                 material_id text, site_id text, service_level numeric, service_level_z numeric,
                 avg_daily_demand numeric, std_daily_demand numeric, avg_lead_time_days numeric,
@@ -77,6 +84,7 @@ def create_mart_tables(pg: PostgresSettings) -> None:
             """
         )
     conn.close()
+    db_roles.provision(pg)
 
 
 @pytest.fixture
