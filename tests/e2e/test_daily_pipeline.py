@@ -181,8 +181,18 @@ def test_a_bad_row_is_quarantined_and_the_rest_of_the_day_reaches_the_marts(scen
     assert code == 0, log[-5000:]
     assert airflow_services.last_run_state(pg, run_logical_date(CONFIG.end_date)) == "success"
     assert "raw_erp_stock_movements" in log and "-40" in log  # the gate names the suite and the bad value
-    [(rule, value, reason)] = _query(pg, "select rule, value, reason from audit.quarantined_rows")
+    records = _query(pg, "select raw_table, rule, value, reason, row_key from audit.quarantined_rows"
+                         " order by raw_table")
+    [(_, rule, value, reason, movement_key)] = [r for r in records if r[0] == "raw.erp_stock_movements"]
     assert rule == "quantity > 0 except for adjustments" and value == "-40.00" and "raw.erp_stock_movements" in reason
+    # whatever else is held back is the stock position of the same material-site, which that movement makes
+    # inconsistent (it comes back with the fix)
+    [(material_id, site_id)] = _query(pg, "select material_id, site_id from raw.erp_stock_movements"
+                                          " where movement_id = %s", (movement_key["movement_id"],))
+    for raw_table, rule, _, _, row_key in records:
+        if raw_table != "raw.erp_stock_movements":
+            assert raw_table == "raw.erp_stock_on_hand" and rule.startswith("stock on hand consistent"), records
+            assert row_key == {"material_id": material_id, "site_id": site_id}, records
     assert _query(pg, "select count(*) from audit.load_batches where status = 'rejected'") == [(0,)]
     # the day's good data reached the marts, the bad value did not
     assert _query(pg, "select max(demand_date) from marts.fct_demand_daily")[0][0] == CONFIG.end_date
