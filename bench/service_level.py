@@ -59,6 +59,10 @@ from nova_corrente.quality.gates import validate_raw_batches  # noqa: E402
 from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
 
 TARGETS = (0.90, 0.95, 0.99)
+RAINY_MONTHS = (4, 5, 6, 7)
+SEASONS = ("dry", "rainy")
+GOAL_MIN_SERIES = 10
+GOAL_TOLERANCE = 0.015  # label 0 = the rest of the year, 1 = April-July
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
 POLICIES = ("seed formula", "normal", "mart")
 SEED_Z = 1.96
@@ -180,7 +184,8 @@ def main() -> int:
     server = postgres_server.ensure_running(postgres_settings())
     pg = dataclasses.replace(server, erp_db="bench_sl_erp", warehouse_db="bench_sl_warehouse",
                              airflow_db="bench_sl_airflow")
-    work = Path(tempfile.gettempdir()) / "nova-bench-service-level"
+    # per server port: helpers sharing a machine run their own servers and must not share this folder
+    work = Path(tempfile.gettempdir()) / f"nova-bench-service-level-{pg.port}"
     work.mkdir(parents=True, exist_ok=True)
     config = SimulationConfig(seed=42, start_date=args.end - timedelta(days=args.days - 1), end_date=args.end,
                               n_materials=args.materials, n_sites=args.sites)
@@ -221,6 +226,8 @@ def main() -> int:
     # replications side by side as columns: (days, R * series)
     wide_demand = demand.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
     wide_lead = lead_draws.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
+    replay_dates = pd.date_range(cutoff_date, periods=n_days, freq="D")
+    season = np.asarray(replay_dates.month.isin(RAINY_MONTHS), dtype=int)  # 1 = rainy April-July
     rows = []
     for target, frame in frames.items():
         position = index.get_indexer(pd.MultiIndex.from_frame(frame[["material_id", "site_id"]]))
@@ -228,19 +235,27 @@ def main() -> int:
             raise SystemExit("fct_reorder_points has material-sites the simulation does not know")
         columns = (np.arange(n_rep)[:, None] * n_series + position[None, :]).reshape(-1)
         for policy, s in policy_reorder_points(frame, target).items():
-            result = replay_s_q(wide_demand[:, columns], np.tile(s, n_rep), np.tile(order_quantity[position], n_rep),
-                                wide_lead[:, columns])
-            rows.append(pd.DataFrame({
-                "target": target,
-                "policy": policy,
-                "replication": np.repeat(np.arange(n_rep), len(position)),
-                "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
-                "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
-                "method": np.tile(frame["method"].to_numpy(), n_rep),
-                "cycles": result.cycles,
-                "stockout_cycles": result.stockout_cycles,
-                "stock_value_brl": result.average_on_hand * np.tile(unit_cost[position], n_rep) / n_rep,
-            }))
+            s_wide = np.tile(s, n_rep) if s.ndim == 1 else np.tile(s[:n_days], (1, n_rep))
+            result = replay_s_q(wide_demand[:, columns], s_wide, np.tile(order_quantity[position], n_rep),
+                                wide_lead[:, columns], season=season)
+            assert result.cycles_by_season is not None and result.stockout_cycles_by_season is not None
+            assert result.on_hand_by_season is not None
+            cost = np.tile(unit_cost[position], n_rep) / n_rep
+            for label, name in enumerate(SEASONS):
+                rows.append(pd.DataFrame({
+                    "target": target,
+                    "policy": policy,
+                    "season": name,
+                    "replication": np.repeat(np.arange(n_rep), len(position)),
+                    "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
+                    "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
+                    "method": np.tile(frame["method"].to_numpy(), n_rep),
+                    "cycles": result.cycles_by_season[label],
+                    "stockout_cycles": result.stockout_cycles_by_season[label],
+                    # stock of the season's days; the whole-year figure weighs the seasons by their days
+                    "stock_value_brl": result.on_hand_by_season[label] * cost,
+                    "season_days": int((season == label).sum()),
+                }))
     replay_seconds = time.perf_counter() - started
     steps.append((f"replay ({n_rep} x {n_days} days x {n_series} series x {len(TARGETS)} targets x 3)",
                   replay_seconds))
@@ -254,39 +269,80 @@ def main() -> int:
         print(f"{label:<58}{seconds:>9.1f}")
     print("\nachieved cycle service level (replenishment cycles without stockout / cycles, pooled over"
           " series and draws)\nand average stock value (kBRL, mean on hand x unit cost, summed over the series)")
-    print_table(results, "demand_class", (*CLASSES, "no_demand"), "Syntetos-Boylan class of the history (mart)")
+    class_cells = print_table(results, "demand_class", (*CLASSES, "no_demand"),
+                              "Syntetos-Boylan class of the history (mart)")
     print_table(results, "profile", ("smooth", "intermittent", "lumpy"), "demand profile the simulator generated")
     print_table(results, None, (), "all material-sites")
+    counts = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
+                     & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["demand_class"].value_counts()
+    print_goal(class_cells, [c for c in CLASSES if counts.get(c, 0) >= GOAL_MIN_SERIES], "mart")
     cycles = results.groupby(["target", "policy"])["cycles"].sum()
     print(f"\ncycles counted per policy and target: {int(cycles.min()):,} .. {int(cycles.max()):,}")
     return 0
 
 
-def print_table(results: pd.DataFrame, by: str | None, groups: tuple[str, ...], title: str) -> None:
-    """Cycle service level and average stock value per group, target and policy."""
+def print_goal(cells: pd.DataFrame, classes: list[str], policy: str) -> None:
+    """The goal: every (class with >= GOAL_MIN_SERIES series, season, target) cell within
+    +/- GOAL_TOLERANCE of its target; prints the cells that miss."""
+    misses = []
+    for demand_class in classes:
+        for season_name in SEASONS:
+            for target in TARGETS:
+                csl = cells.loc[(demand_class, season_name, target, policy), "csl"]
+                if not abs(csl - target) <= GOAL_TOLERANCE:
+                    misses.append(f"{demand_class}/{season_name}/{target:.0%}: {csl:.1%}")
+    total = len(classes) * len(SEASONS) * len(TARGETS)
+    print(f"\ngoal ({policy}): every (class with >= {GOAL_MIN_SERIES} series, season, target) cell within "
+          f"+/-{GOAL_TOLERANCE * 100:.1f} pp: {total - len(misses)} of {total} cells met"
+          + ("" if not misses else "; missed: " + ", ".join(misses)))
+
+
+def season_cells(results: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Cycles, stockouts, CSL and average stock value per (group, season, target, policy); season
+    'year' adds both seasons up (stock weighted by the seasons' days)."""
     results = results.assign(group="all") if by is None else results.rename(columns={by: "group"})
+    results = results.assign(stock_days=results["stock_value_brl"] * results["season_days"])
+    keys = ["group", "target", "policy"]
+    per_season = results.groupby([*keys, "season"]).agg(
+        cycles=("cycles", "sum"), stockouts=("stockout_cycles", "sum"), stock_days=("stock_days", "sum"),
+        days=("season_days", "first"))
+    year = per_season.groupby(keys).agg(cycles=("cycles", "sum"), stockouts=("stockouts", "sum"),
+                                        stock_days=("stock_days", "sum"), days=("days", "sum"))
+    year["season"] = "year"
+    cells = pd.concat([per_season.reset_index(), year.reset_index()], ignore_index=True)
+    cells["stock"] = cells["stock_days"] / cells["days"]
+    cells["csl"] = 1.0 - cells["stockouts"] / cells["cycles"].where(cells["cycles"] > 0)
+    return cells.set_index(["group", "season", "target", "policy"]).sort_index()
+
+
+def print_table(results: pd.DataFrame, by: str | None, groups: tuple[str, ...], title: str,
+                policies: tuple[str, ...] = POLICIES) -> pd.DataFrame:
+    """Cycle service level and average stock value per group, season, target and policy."""
+    cells = season_cells(results, by)
+    labelled = results.assign(group="all") if by is None else results.rename(columns={by: "group"})
     groups = groups or ("all",)
-    grouped = results.groupby(["group", "target", "policy"]).agg(
-        cycles=("cycles", "sum"), stockouts=("stockout_cycles", "sum"), stock=("stock_value_brl", "sum"))
-    grouped["csl"] = 1.0 - grouped["stockouts"] / grouped["cycles"].where(grouped["cycles"] > 0)
-    one_draw = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
-                       & (results["replication"] == 0)]
-    print(f"\nby {title}")
-    header = f"{'':<13}{'series':>7}{'target':>7}"
-    for policy in POLICIES:
-        header += f" |{policy:>13} CSL{'stock':>7}"
+    one_draw = labelled[(labelled["target"] == TARGETS[0]) & (labelled["policy"] == policies[0])
+                        & (labelled["replication"] == 0) & (labelled["season"] == SEASONS[0])]
+    print(f"\nby {title} (season of the day the cycle's closing order was placed; rainy = April-July)")
+    header = f"{'':<13}{'series':>7}{'season':>7}{'target':>7}"
+    for policy in policies:
+        header += f" |{policy:>15} CSL{'stock':>7}"
     print(header + " | mart method")
     print("-" * (len(header) + 26))
-    for group in [g for g in groups if g in set(results["group"])]:
+    for group in [g for g in groups if g in set(labelled["group"])]:
         members = one_draw[one_draw["group"] == group]
         method_text = ", ".join(f"{name} {count}" for name, count in members["method"].value_counts().items())
-        for target in TARGETS:
-            line = f"{group:<13}{len(members):>7}{target:>7.0%}"
-            for policy in POLICIES:
-                row = grouped.loc[(group, target, policy)]
-                csl = "n/a" if np.isnan(row["csl"]) else f"{row['csl']:.1%}"
-                line += f" |{csl:>17}{row['stock'] / 1000:>7.1f}"
-            print(line + (f" | {method_text}" if target == TARGETS[0] else " |"))
+        first = True
+        for season_name in ("year", "dry", "rainy"):
+            for target in TARGETS:
+                line = f"{group if first else '':<13}{len(members) if first else '':>7}{season_name:>7}{target:>7.0%}"
+                for policy in policies:
+                    row = cells.loc[(group, season_name, target, policy)]
+                    csl = "n/a" if np.isnan(row["csl"]) else f"{row['csl']:.1%}"
+                    line += f" |{csl:>19}{row['stock'] / 1000:>7.1f}"
+                print(line + (f" | {method_text}" if first else " |"))
+                first = False
+    return cells
 
 
 if __name__ == "__main__":
