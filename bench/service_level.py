@@ -64,7 +64,8 @@ SEASONS = ("dry", "rainy")
 GOAL_MIN_SERIES = 10
 GOAL_TOLERANCE = 0.015  # label 0 = the rest of the year, 1 = April-July
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
-POLICIES = ("seed formula", "normal", "mart")
+POLICIES = ("seed formula", "normal", "mart before", "mart")
+NO_SEASONAL_METHOD = '{"seasonal_ltd_demand_classes": []}'
 SEED_Z = 1.96
 
 
@@ -120,23 +121,41 @@ def build_warehouse(pg: PostgresSettings, data: ErpData, cutoff: datetime, work:
     return steps
 
 
-def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float) -> tuple[pd.DataFrame, float]:
-    """Every seed row set to ``service_level``, fct_reorder_points rebuilt and read."""
+def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float,
+                      dbt_vars: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Every seed row set to ``service_level``, fct_reorder_points and its outlook rebuilt and read
+    (with ``dbt_vars``, e.g. the seasonal method switched off)."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute("update staging.service_levels set service_level = %s", (service_level,))
     conn.close()
-    seconds, _ = _dbt(pg, work / "dbt_target", "run", "--select", "fct_reorder_points")
+    extra = ["--vars", dbt_vars] if dbt_vars else []
+    seconds, _ = _dbt(pg, work / "dbt_target", "run", "--select", "fct_reorder_points", "fct_reorder_point_outlook",
+                      *extra)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
         frame = pd.read_sql(
             "select material_id, site_id, demand_class, method, service_level, avg_daily_demand, std_daily_demand,"
             " avg_lead_time_days, std_lead_time_days, safety_stock, reorder_point from marts.fct_reorder_points",
             conn,
         )
+        outlook = pd.read_sql("select material_id, site_id, outlook_date, reorder_point from marts.fct_reorder_point_outlook",
+                              conn)
     conn.close()
     numeric = ["service_level", "avg_daily_demand", "std_daily_demand", "avg_lead_time_days", "std_lead_time_days",
                "safety_stock", "reorder_point"]
     frame[numeric] = frame[numeric].astype(float)
-    return frame, seconds
+    outlook["reorder_point"] = outlook["reorder_point"].astype(float)
+    return frame, outlook, seconds
+
+
+def outlook_matrix(frame: pd.DataFrame, outlook: pd.DataFrame, first_date: date, n_days: int) -> np.ndarray:
+    """(days x rows of ``frame``) reorder points of the outlook from ``first_date``; days past the
+    outlook keep its last value."""
+    wide = outlook.pivot(index="outlook_date", columns=["material_id", "site_id"], values="reorder_point")
+    wide.index = pd.to_datetime(wide.index)
+    days = pd.date_range(first_date, periods=n_days, freq="D")
+    wide = wide.reindex(days).ffill().bfill()
+    columns = pd.MultiIndex.from_frame(frame[["material_id", "site_id"]])
+    return wide.reindex(columns=columns).to_numpy(dtype=float)
 
 
 def uncensored_demand(data: ErpData) -> np.ndarray:
@@ -156,8 +175,10 @@ def replay_demand(data: ErpData, first_day: int, replications: int) -> np.ndarra
     return np.stack(draws)
 
 
-def policy_reorder_points(frame: pd.DataFrame, service_level: float) -> dict[str, np.ndarray]:
-    """s of each policy for the mart's rows."""
+def policy_reorder_points(frame: pd.DataFrame, service_level: float, before: pd.DataFrame,
+                          schedule: np.ndarray) -> dict[str, np.ndarray]:
+    """s of each policy for the mart's rows (``before``: the mart without the seasonal method, same
+    rows; ``schedule``: the mart's outlook, days x rows)."""
     d = frame["avg_daily_demand"].to_numpy()
     sd = frame["std_daily_demand"].to_numpy()
     lead = frame["avg_lead_time_days"].to_numpy()
@@ -166,7 +187,8 @@ def policy_reorder_points(frame: pd.DataFrame, service_level: float) -> dict[str
     return {
         "seed formula": d * lead + SEED_Z * sd * np.sqrt(lead),
         "normal": d * lead + z * np.sqrt(lead * sd**2 + d**2 * sd_lead**2),
-        "mart": frame["reorder_point"].to_numpy(),
+        "mart before": before["reorder_point"].to_numpy(),
+        "mart": schedule,
     }
 
 
@@ -203,9 +225,13 @@ def main() -> int:
         steps += build_warehouse(pg, data, cutoff, work)
 
     frames: dict[float, pd.DataFrame] = {}
+    befores: dict[float, pd.DataFrame] = {}
+    outlooks: dict[float, pd.DataFrame] = {}
     for target in TARGETS:
-        frames[target], seconds = reorder_points_at(pg, work, target)
-        steps.append((f"dbt run fct_reorder_points @ {target:.0%}", seconds))
+        befores[target], _, seconds = reorder_points_at(pg, work, target, NO_SEASONAL_METHOD)
+        steps.append((f"dbt run fct_reorder_points @ {target:.0%} without seasonal_ltd", seconds))
+        frames[target], outlooks[target], seconds = reorder_points_at(pg, work, target)
+        steps.append((f"dbt run fct_reorder_points + outlook @ {target:.0%}", seconds))
 
     series = data.series.reset_index(drop=True)
     index = pd.MultiIndex.from_frame(series[["material_id", "site_id"]])
@@ -234,7 +260,10 @@ def main() -> int:
         if (position < 0).any():
             raise SystemExit("fct_reorder_points has material-sites the simulation does not know")
         columns = (np.arange(n_rep)[:, None] * n_series + position[None, :]).reshape(-1)
-        for policy, s in policy_reorder_points(frame, target).items():
+        before = befores[target].set_index(["material_id", "site_id"]).loc[
+            pd.MultiIndex.from_frame(frame[["material_id", "site_id"]])].reset_index()
+        schedule = outlook_matrix(frame, outlooks[target], cutoff_date, n_days)
+        for policy, s in policy_reorder_points(frame, target, before, schedule).items():
             s_wide = np.tile(s, n_rep) if s.ndim == 1 else np.tile(s[:n_days], (1, n_rep))
             result = replay_s_q(wide_demand[:, columns], s_wide, np.tile(order_quantity[position], n_rep),
                                 wide_lead[:, columns], season=season)
@@ -271,17 +300,45 @@ def main() -> int:
           " series and draws)\nand average stock value (kBRL, mean on hand x unit cost, summed over the series)")
     class_cells = print_table(results, "demand_class", (*CLASSES, "no_demand"),
                               "Syntetos-Boylan class of the history (mart)")
-    print_table(results, "profile", ("smooth", "intermittent", "lumpy"), "demand profile the simulator generated")
+    profile_cells = print_table(results, "profile", ("smooth", "intermittent", "lumpy"),
+                                "demand profile the simulator generated")
     print_table(results, None, (), "all material-sites")
     counts = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
                      & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["demand_class"].value_counts()
-    print_goal(class_cells, [c for c in CLASSES if counts.get(c, 0) >= GOAL_MIN_SERIES], "mart")
+    big_classes = [c for c in CLASSES if counts.get(c, 0) >= GOAL_MIN_SERIES]
+    profiles = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
+                       & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["profile"].value_counts()
+    big_profiles = [p for p in ("smooth", "intermittent", "lumpy") if profiles.get(p, 0) >= GOAL_MIN_SERIES]
+    for policy in ("mart before", "mart"):
+        print_goal(class_cells, big_classes, policy, "Syntetos-Boylan class")
+        print_goal(profile_cells, big_profiles, policy, "simulated profile")
+    print_stock_at_equal_service(class_cells, profile_cells)
     cycles = results.groupby(["target", "policy"])["cycles"].sum()
     print(f"\ncycles counted per policy and target: {int(cycles.min()):,} .. {int(cycles.max()):,}")
     return 0
 
 
-def print_goal(cells: pd.DataFrame, classes: list[str], policy: str) -> None:
+def print_stock_at_equal_service(class_cells: pd.DataFrame, profile_cells: pd.DataFrame) -> None:
+    """Average stock of the new mart against the old one's at the same achieved service level: the
+    old mart's (CSL, stock) points of the three targets, interpolated at the new mart's CSL."""
+    print("\naverage stock (kBRL) of the mart vs the mart before at the same achieved CSL (interpolated "
+          "between the before-mart's 90/95/99 % points), whole year:")
+    for cells, groups in ((class_cells, ("all",)), (profile_cells, ("smooth", "intermittent", "lumpy"))):
+        for group in groups:
+            if group not in cells.index.get_level_values(0):
+                continue
+            old = cells.loc[(group, "year")].xs("mart before", level="policy").sort_values("csl")
+            new = cells.loc[(group, "year")].xs("mart", level="policy")
+            parts = []
+            for target in TARGETS:
+                csl, stock = new.loc[target, "csl"], new.loc[target, "stock"]
+                same = float(np.interp(csl, old["csl"], old["stock"]))
+                parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f} vs {same / 1000:.1f} "
+                             f"({stock / same - 1:+.1%})")
+            print(f"  {group:<13}" + "; ".join(parts))
+
+
+def print_goal(cells: pd.DataFrame, classes: list[str], policy: str, grouping: str = "class") -> None:
     """The goal: every (class with >= GOAL_MIN_SERIES series, season, target) cell within
     +/- GOAL_TOLERANCE of its target; prints the cells that miss."""
     misses = []
@@ -292,7 +349,7 @@ def print_goal(cells: pd.DataFrame, classes: list[str], policy: str) -> None:
                 if not abs(csl - target) <= GOAL_TOLERANCE:
                     misses.append(f"{demand_class}/{season_name}/{target:.0%}: {csl:.1%}")
     total = len(classes) * len(SEASONS) * len(TARGETS)
-    print(f"\ngoal ({policy}): every (class with >= {GOAL_MIN_SERIES} series, season, target) cell within "
+    print(f"\ngoal ({policy}): every ({grouping} with >= {GOAL_MIN_SERIES} series, season, target) cell within "
           f"+/-{GOAL_TOLERANCE * 100:.1f} pp: {total - len(misses)} of {total} cells met"
           + ("" if not misses else "; missed: " + ", ".join(misses)))
 
