@@ -257,10 +257,12 @@ def backtest_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | N
                     skipped_frame, classes, seconds=time.perf_counter() - started)
 
 
-def forecast_panel(panel: Panel, config: EngineConfig) -> ForecastResult:
-    """Backtest, select and forecast a panel (see the module docstring)."""
+def forecast_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None) -> ForecastResult:
+    """Backtest, select and forecast a panel (see the module docstring). ``classes`` (unique_id,
+    demand_class, adi, cv2 for every series, in the panel's order) replaces the engine's own
+    classification: the warehouse task passes the demand classes of ``marts.fct_reorder_points``."""
     started = time.perf_counter()
-    classes = classify_panel(panel)
+    classes = classify_panel(panel) if classes is None else classes
     result_warnings: list[str] = []
     bt = backtest_panel(panel, config, classes)
     selection = select_models(bt)

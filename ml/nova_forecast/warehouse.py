@@ -9,6 +9,14 @@ forecasts published on a given morning can be audited later.
 
 Idempotent: re-running with the same ``run_id`` (e.g. the Airflow run id, with ``generated_at``
 = the data interval end) replaces that run in the same transaction instead of adding a second.
+
+One number, one place: the business numbers of a material-site (demand class, lead time, service
+level, safety stock, reorder point, order quantities) are computed once, by dbt, in
+``marts.fct_reorder_points``; the forecast reads them and never recomputes them. The forecast rows'
+``demand_class`` (and the class each series is backtested and selected in) is the mart's, and the
+plots and ``run.json`` show the mart's reorder point, lead time, safety stock and service level.
+Without that mart (a warehouse that has only the demand mart) the engine classifies by itself and
+the plots show the forecast only; a warning says so.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from nova_forecast._version import __version__
-from nova_forecast.data import InputError, fingerprint, load_panel
+from nova_forecast.classify import classify_panel
+from nova_forecast.data import InputError, Panel, fingerprint, load_panel
 from nova_forecast.engine import DEFAULT_MODELS, EngineConfig, ForecastResult, build_models, forecast_panel
 
 if TYPE_CHECKING:  # the platform's settings; imported lazily so the package stays standalone
@@ -35,6 +44,7 @@ if TYPE_CHECKING:  # the platform's settings; imported lazily so the package sta
 log = logging.getLogger(__name__)
 
 DEMAND_TABLE = "marts.fct_demand_daily"
+REORDER_POINTS_TABLE = "marts.fct_reorder_points"
 DEFAULT_SOURCE = DEMAND_TABLE
 
 FORECAST_DDL = """
@@ -171,6 +181,52 @@ def read_daily_demand(pg: PostgresSettings) -> pd.DataFrame:
     return frame
 
 
+def read_reorder_points(pg: PostgresSettings) -> pd.DataFrame | None:
+    """``marts.fct_reorder_points`` indexed by unique_id (material_id@site_id): demand_class, adi,
+    cv_squared, service_level, avg_lead_time_days, safety_stock, reorder_point, method,
+    economic_order_quantity, suggested_order_quantity. None when the mart does not exist."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s)", (REORDER_POINTS_TABLE,))
+            if cur.fetchone()[0] is None:
+                return None
+            cur.execute(
+                "select material_id || '@' || site_id, demand_class, adi, cv_squared, service_level, "
+                "avg_lead_time_days, safety_stock, reorder_point, method, economic_order_quantity, "
+                f"suggested_order_quantity from {REORDER_POINTS_TABLE}"
+            )
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    columns = ["unique_id", "demand_class", "adi", "cv_squared", "service_level", "avg_lead_time_days",
+               "safety_stock", "reorder_point", "method", "economic_order_quantity", "suggested_order_quantity"]
+    frame = pd.DataFrame(rows, columns=columns).set_index("unique_id")
+    numeric = ["adi", "cv_squared", "service_level", "avg_lead_time_days", "safety_stock", "reorder_point",
+               "economic_order_quantity", "suggested_order_quantity"]
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
+def mart_classes(panel: Panel, reorder_points: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The engine's classes frame (unique_id, adi, cv2, demand_class) from the mart's columns, in the
+    panel's order; series the mart does not have keep the engine's own class (with a warning)."""
+    own = classify_panel(panel)
+    ids = own["unique_id"]
+    known = ids.isin(reorder_points.index)
+    rows = reorder_points.reindex(ids[known])
+    own.loc[known.to_numpy(), "demand_class"] = rows["demand_class"].to_numpy()
+    own.loc[known.to_numpy(), "adi"] = rows["adi"].fillna(np.inf).to_numpy()
+    own.loc[known.to_numpy(), "cv2"] = rows["cv_squared"].to_numpy()
+    warnings = []
+    if (~known).any():
+        warnings.append(f"{int((~known).sum())} series have no row in {REORDER_POINTS_TABLE} and keep the forecast "
+                        f"engine's own demand class: " + ", ".join(ids[~known].head(5)))
+    return own, warnings
+
+
 def run_forecasts(
     pg: PostgresSettings,
     horizon_days: int = 28,
@@ -190,6 +246,7 @@ def run_forecasts(
     plot_top: int = 10,
     demand: pd.DataFrame | None = None,
     reconcile: bool = False,
+    reorder_points: pd.DataFrame | None = None,
 ) -> RunSummary:
     """Backtest, select and forecast every material-site of ``marts.fct_demand_daily`` and write
     the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction.
@@ -201,7 +258,8 @@ def run_forecasts(
     and PNG plots of the ``plot_top`` materials with the most demand. ``demand`` replaces the
     read of the mart (same columns as :func:`read_daily_demand`). ``reconcile`` makes the site
     forecasts add up to forecasts of the material (and family, when the mart has family_id)
-    totals (:mod:`nova_forecast.reconcile`).
+    totals (:mod:`nova_forecast.reconcile`). ``reorder_points`` replaces the read of
+    ``marts.fct_reorder_points`` (same columns as :func:`read_reorder_points`).
     """
     started = time.perf_counter()
     config = config or EngineConfig(horizon=horizon_days, freq="D", folds=folds, models=models, top_k=top_k,
@@ -215,7 +273,15 @@ def run_forecasts(
     run_id = run_id or f"{generated_at:%Y%m%dT%H%M%SZ}-{data_fingerprint[:12]}"
 
     panel, input_warnings = load_panel(frame[["unique_id", "ds", "y"]], config.freq)
-    result = forecast_panel(panel, config)
+    reorder_points = read_reorder_points(pg) if reorder_points is None else reorder_points
+    classes, class_warnings = None, [f"{REORDER_POINTS_TABLE} does not exist: the engine classifies the series "
+                                     "itself and the plots show no reorder point"]
+    if reorder_points is not None:
+        classes, class_warnings = mart_classes(panel, reorder_points)
+    for message in class_warnings:
+        log.warning(message)
+    input_warnings += class_warnings
+    result = forecast_panel(panel, config, classes)
     result.warnings[:0] = input_warnings
     if reconcile:
         from nova_forecast.reconcile import reconcile as reconcile_totals
@@ -258,7 +324,7 @@ def run_forecasts(
     if artifacts_dir is not None:
         run_dir = write_artifacts(result, Path(artifacts_dir) / _safe_name(run_id), run_id=run_id,
                                   parameters=parameters, metrics=run_metrics, plot_top=plot_top,
-                                  groups=_material_of(frame))
+                                  groups=_material_of(frame), reorder_points=reorder_points)
     summary = result.summary()
     return RunSummary(
         run_id=run_id, model_version=model_version, generated_at=generated_at, source=source,
@@ -374,13 +440,16 @@ def _json_default(value: Any) -> Any:
 
 
 def write_artifacts(result: ForecastResult, run_dir: Path, *, run_id: str, parameters: dict[str, Any],
-                    metrics: dict[str, Any], plot_top: int = 10, groups: pd.Series | None = None) -> Path:
-    """``run.json`` (the registry entry) and PNG plots of the most important series into ``run_dir``."""
+                    metrics: dict[str, Any], plot_top: int = 10, groups: pd.Series | None = None,
+                    reorder_points: pd.DataFrame | None = None) -> Path:
+    """PNG plots of the most important series and ``run.json`` (the registry entry plus, under
+    ``plots``, the numbers each plot shows: the mart's reorder point, lead time, safety stock,
+    service level, method and demand class) into ``run_dir``."""
     from nova_forecast.plots import plot_top_series
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    entry = {"run_id": run_id, "parameters": parameters, "metrics": metrics}
+    plots = plot_top_series(result, run_dir, top=plot_top, groups=groups, reorder_points=reorder_points) \
+        if plot_top > 0 else []
+    entry = {"run_id": run_id, "parameters": parameters, "metrics": metrics, "plots": plots}
     (run_dir / "run.json").write_text(json.dumps(entry, indent=2, default=_json_default) + "\n")
-    if plot_top > 0:
-        plot_top_series(result, run_dir, top=plot_top, groups=groups)
     return run_dir
