@@ -13,7 +13,8 @@
 --   method         'seasonal_ltd' for the demand classes of `seasonal_ltd_demand_classes` (var; default
 --                    all four) with at least `seasonal_ltd_min_demand_days` (var, 90) days of history:
 --                    the empirical_ltd quantile q below, moved to the season and growth of the coming
---                    lead time: reorder_point = seasonal_reorder_point(f, m, q) = f * m + sqrt(f) * (q - m)
+--                    lead time: reorder_point = seasonal_reorder_point(f, m, q) = q + round(f * m +
+--                    sqrt(f) * (q - m) - q) (the move rounded to whole units)
 --                    with m the mean cycle demand of the window and f = demand_factor, the expected
 --                    demand of the lead time starting the day after the last demand date relative to
 --                    the window's (int_demand_factors_projected); safety_stock = greatest(reorder_point
