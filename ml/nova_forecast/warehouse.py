@@ -36,6 +36,7 @@ import pandas as pd
 from nova_forecast._version import __version__
 from nova_forecast.classify import classify_panel
 from nova_forecast.data import InputError, Panel, fingerprint, load_panel
+from nova_forecast.drivers import Drivers, drivers_for_panel
 from nova_forecast.engine import DEFAULT_MODELS, EngineConfig, ForecastResult, build_models, forecast_panel
 
 if TYPE_CHECKING:  # the platform's settings; imported lazily so the package stays standalone
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 DEMAND_TABLE = "marts.fct_demand_daily"
 REORDER_POINTS_TABLE = "marts.fct_reorder_points"
+DRIVERS_TABLE = "marts.fct_demand_drivers_daily"
+SITES_TABLE = "marts.dim_site"
 DEFAULT_SOURCE = DEMAND_TABLE
 
 FORECAST_DDL = """
@@ -210,6 +213,31 @@ def read_reorder_points(pg: PostgresSettings) -> pd.DataFrame | None:
     return frame
 
 
+def read_drivers(pg: PostgresSettings) -> tuple[pd.DataFrame, pd.Series] | None:
+    """``marts.fct_demand_drivers_daily`` (the columns the drivers model reads) and each site's
+    city (``marts.dim_site``); None when either mart is missing or the drivers are empty."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s), to_regclass(%s)", (DRIVERS_TABLE, SITES_TABLE))
+            if None in cur.fetchone():
+                return None
+            cur.execute(f"select city, driver_date, is_observed, rainy_season_index, storm_index, expected_storm_index, "
+                        f"stations_5g_added, is_holiday from {DRIVERS_TABLE}")
+            rows = cur.fetchall()
+            cur.execute(f"select site_id, city from {SITES_TABLE}")
+            cities = dict(cur.fetchall())
+    finally:
+        conn.close()
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["city", "driver_date", "is_observed", "rainy_season_index", "storm_index",
+                                        "expected_storm_index", "stations_5g_added", "is_holiday"])
+    return frame, pd.Series(cities, dtype=object)
+
+
 def mart_classes(panel: Panel, reorder_points: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The engine's classes frame (unique_id, adi, cv2, demand_class) from the mart's columns, in the
     panel's order; series the mart does not have keep the engine's own class (with a warning)."""
@@ -247,6 +275,7 @@ def run_forecasts(
     demand: pd.DataFrame | None = None,
     reconcile: bool = False,
     reorder_points: pd.DataFrame | None = None,
+    drivers_frame: tuple[pd.DataFrame, pd.Series] | None = None,
 ) -> RunSummary:
     """Backtest, select and forecast every material-site of ``marts.fct_demand_daily`` and write
     the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction.
@@ -259,7 +288,10 @@ def run_forecasts(
     read of the mart (same columns as :func:`read_daily_demand`). ``reconcile`` makes the site
     forecasts add up to forecasts of the material (and family, when the mart has family_id)
     totals (:mod:`nova_forecast.reconcile`). ``reorder_points`` replaces the read of
-    ``marts.fct_reorder_points`` (same columns as :func:`read_reorder_points`).
+    ``marts.fct_reorder_points`` (same columns as :func:`read_reorder_points`), ``drivers_frame``
+    the read of the drivers mart and the sites' cities (as :func:`read_drivers` returns them). With
+    the drivers, the engine also backtests the drivers model (:mod:`nova_forecast.drivers`, one fit
+    per material: forecast whole materials together when splitting the series into shards).
     """
     started = time.perf_counter()
     config = config or EngineConfig(horizon=horizon_days, freq="D", folds=folds, models=models, top_k=top_k,
@@ -281,7 +313,15 @@ def run_forecasts(
     for message in class_warnings:
         log.warning(message)
     input_warnings += class_warnings
-    result = forecast_panel(panel, config, classes)
+    drivers = None
+    if config.use_drivers:
+        drivers = _panel_drivers(pg, panel, frame, config.horizon) if drivers_frame is None else \
+            drivers_for_panel(panel, drivers_frame[0], *_series_maps(frame, drivers_frame[1]), config.horizon)
+        if drivers is None:
+            message = f"{DRIVERS_TABLE} is missing or empty: no candidate with drivers this run"
+            log.warning(message)
+            input_warnings.append(message)
+    result = forecast_panel(panel, config, classes, drivers)
     result.warnings[:0] = input_warnings
     if reconcile:
         from nova_forecast.reconcile import reconcile as reconcile_totals
@@ -296,7 +336,7 @@ def run_forecasts(
             log.warning(message)
     values = _values_frame(result, frame, run_id, model_version, generated_at, source, dataset_id)
     run_metrics = {**result.summary(), "skipped": _skipped_counts(result), "warnings": result.warnings}
-    parameters = {**config.to_dict(), "model_params": {n: m.params() for n, m in build_models(config).items()},
+    parameters = {**config.to_dict(), "model_params": {n: m.params() for n, m in build_models(config, drivers).items()},
                   "keep_runs": keep_runs, "reconcile": reconcile}
 
     import psycopg2
@@ -333,6 +373,20 @@ def run_forecasts(
         demand_classes=summary["demand_classes"], metrics=run_metrics, warnings=list(result.warnings),
         pruned_runs=pruned, artifacts_dir=run_dir, seconds=time.perf_counter() - started,
     )
+
+
+def _series_maps(frame: pd.DataFrame, site_cities: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """unique_id -> site city and unique_id -> material (the drivers model's pooling group)."""
+    keys = frame.drop_duplicates("unique_id").set_index("unique_id")
+    return keys["site_id"].map(site_cities), keys["material_id"]
+
+
+def _panel_drivers(pg: PostgresSettings, panel: Panel, frame: pd.DataFrame, horizon: int) -> Drivers | None:
+    read = read_drivers(pg)
+    if read is None:
+        return None
+    mart, site_cities = read
+    return drivers_for_panel(panel, mart, *_series_maps(frame, site_cities), horizon)
 
 
 def list_runs(pg: PostgresSettings) -> pd.DataFrame:
