@@ -332,6 +332,10 @@ def print_stock_at_equal_service(class_cells: pd.DataFrame, profile_cells: pd.Da
             parts = []
             for target in TARGETS:
                 csl, stock = new.loc[target, "csl"], new.loc[target, "stock"]
+                if not old["csl"].min() <= csl <= old["csl"].max():
+                    parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f}, outside the before-mart's "
+                                 f"{old['csl'].min():.1%}..{old['csl'].max():.1%}")
+                    continue
                 same = float(np.interp(csl, old["csl"], old["stock"]))
                 parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f} vs {same / 1000:.1f} "
                              f"({stock / same - 1:+.1%})")
