@@ -258,6 +258,8 @@ def _series(rows: list[dict[str, Any]], material_id: str, site_id: str, column: 
 
 def test_build_passes_every_test_and_unit_test(built):
     statuses = built["first"].statuses()
+    # the hand-made weather feed has one day: the drivers freshness test warns (and only warns)
+    assert statuses.pop("test.nova_corrente.assert_demand_drivers_reach_the_demand") == "warn"
     failed = {node: status for node, status in statuses.items()
               if status not in ("success", "pass") and not (node.startswith("exposure.") and status == "no-op")}
     assert not failed, f"nodes not successful: {failed}\n{built['first'].output[-4000:]}"

@@ -2,7 +2,7 @@
 -- A table: fct_reorder_points and fct_reorder_point_outlook both read its ~365 rows per material-site.
 -- For every active material-site and every day of the next `reorder_point_outlook_days` (var, 365)
 -- after the last demand date: how much demand the lead time starting that day should bring, relative
--- to the demand window the empirical lead-time demand was measured in (int_demand_seasonality_estimated):
+-- to the demand window the empirical lead-time demand was measured in (int_demand_trends_estimated):
 --   demand_factor = (1 + beta * mean rainy_season_index over the L days from that day)
 --                   / window_demand_factor
 --                   * (1 + annual_growth_rate) ^ ((middle of those L days - middle of the window) / 365)
@@ -12,7 +12,7 @@
 with
 
 seasonality as (
-    select * from {{ ref('int_demand_seasonality_estimated') }}
+    select * from {{ ref('int_demand_trends_estimated') }}
 ),
 
 lead_time_statistics as (

@@ -6,6 +6,8 @@
 --   rainy_season_index        precipitation_profile_mm / its mean over the year - 1 (0 = an average
 --                             time of year, +0.9 = 90 % more rain than average)
 -- Day 366 exists only in leap years; it takes the profile of its neighbours like any other day.
+-- Every day of the year has a row: where the weather history does not reach (a new deployment, no
+-- weather feed) the index is 0, an average time of year, so nothing downstream is left without one.
 with
 
 weather as (
@@ -42,10 +44,13 @@ profiles_smoothed as (
 
 profiles_averaged as (
     select
-        day_of_year,
-        observation_count,
-        precipitation_mm / nullif(observation_count, 0) as precipitation_profile_mm
-    from profiles_smoothed
+        days_of_year.day_of_year,
+        coalesce(profiles_smoothed.observation_count, 0) as observation_count,
+        profiles_smoothed.precipitation_mm / nullif(profiles_smoothed.observation_count, 0)
+            as precipitation_profile_mm
+    from days_of_year
+    left join profiles_smoothed
+        on days_of_year.day_of_year = profiles_smoothed.day_of_year
 ),
 
 final as (
@@ -53,9 +58,9 @@ final as (
         day_of_year,
         observation_count,
         cast(precipitation_profile_mm as numeric(9, 4)) as precipitation_profile_mm,
-        cast(
-            precipitation_profile_mm / nullif(avg(precipitation_profile_mm) over (), 0) - 1 as numeric(9, 6)
-        ) as rainy_season_index
+        cast(coalesce(
+            precipitation_profile_mm / nullif(avg(precipitation_profile_mm) over (), 0) - 1, 0
+        ) as numeric(9, 6)) as rainy_season_index
     from profiles_averaged
 )
 

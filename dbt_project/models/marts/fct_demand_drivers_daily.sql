@@ -12,7 +12,8 @@
 -- what is not known yet is filled and flagged:
 --   storm_index            recent rain (int_weather_days_indexed); NULL where not observed
 --   expected_storm_index   the city's mean storm_index in that calendar month (the value a forecast
---                          uses for days not observed yet)
+--                          uses for days not observed yet); its mean over all months where the
+--                          history has not seen that month yet
 --   rainy_season_index     the rain profile of that time of year (int_rainy_season_profiles_computed)
 --   is_rainy_season        month in `rainy_season_months` (var, April-July)
 --   stations_5g_added      5G stations the city gains in the month (int_5g_rollouts_aggregated_to_monthly);
@@ -78,6 +79,14 @@ storm_climatologies as (
     group by city, cast(extract(month from weather_date) as integer)
 ),
 
+city_storm_means as (
+    select
+        city,
+        avg(storm_index) as mean_storm_index
+    from weather_days
+    group by city
+),
+
 latest_known_activities as (
     -- each city's latest month whose additions are known
     select distinct on (city)
@@ -131,7 +140,8 @@ drivers_joined as (
         calendar.is_optional_holiday,
         weather_days.precipitation_mm,
         weather_days.storm_index,
-        storm_climatologies.expected_storm_index,
+        coalesce(storm_climatologies.expected_storm_index, city_storm_means.mean_storm_index, 0)
+            as expected_storm_index,
         rainy_season_profiles.rainy_season_index,
         extract(month from city_days.driver_date) in ({{ var('rainy_season_months') | join(', ') }})
             as is_rainy_season,
@@ -151,6 +161,8 @@ drivers_joined as (
     left join storm_climatologies
         on city_days.city = storm_climatologies.city
         and extract(month from city_days.driver_date) = storm_climatologies.calendar_month
+    left join city_storm_means
+        on city_days.city = city_storm_means.city
     left join rainy_season_profiles
         on extract(doy from city_days.driver_date) = rainy_season_profiles.day_of_year
     left join latest_rollout_months
