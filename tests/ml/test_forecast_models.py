@@ -8,9 +8,9 @@ from nova_forecast.data import Panel, load_panel
 from nova_forecast.models import (
     ADIDA,
     AGGREGATE_SES_ALPHAS,
-    SES_ALPHAS,
     IMAPA,
     SES,
+    SES_ALPHAS,
     TSB,
     Croston,
     CrostonSBA,
