@@ -272,6 +272,7 @@ def test_build_passes_every_test_and_unit_test(built):
     assert sum(node.startswith("snapshot.") for node in statuses) == 2
     assert sum(node.startswith("seed.") for node in statuses) == 2
     second = built["second"].statuses()
+    assert second.pop("test.nova_corrente.assert_demand_drivers_reach_the_demand") == "warn"
     assert all(status in ("success", "pass") or node.startswith("exposure.") for node, status in second.items()), second
     assert not any("forecast" in node for node in second), "the forecast step builds separately"
 

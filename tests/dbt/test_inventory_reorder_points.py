@@ -127,6 +127,8 @@ def built(pg_module, target_path) -> dict[str, Any]:
     state: dict[str, Any] = {}
     state["build"] = run_dbt(pg_module, ["build", "--exclude", "tag:forecast", "--vars", CLASSIC_RULE],
                              target_path, check=False)
+    failed = {node: status for node, status in state["build"].statuses().items() if status in ("error", "fail")}
+    assert not failed, f"{failed}\n{state['build'].output[-6000:]}"
     state["classic"] = _reorder_points(pg_module)
     state["statistics"] = {row["material_id"]: row for row in query(
         pg_module, "select * from intermediate.int_demand_statistics_computed")}
