@@ -20,19 +20,21 @@ Prints figures and ratios; exit code 0 whatever the figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import subprocess
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nova_forecast import metrics
 from nova_forecast.data import load_panel
-from nova_forecast.engine import EngineConfig, forecast_panel, select_models
+from nova_forecast.engine import EngineConfig, backtest_panel, forecast_panel, select_models
 from nova_forecast.models import FAST_MODELS, build_fast
 from nova_forecast.reconcile import reconcile
 from nova_forecast.slow_models import _run_one, build_slow
@@ -142,6 +144,129 @@ def score(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray) -> np.n
     return metrics.rmsse(actual, np.clip(forecast, 0, None), history)
 
 
+#: statsforecast's counterpart of every fast candidate (TSB: statsforecast ships fixed parameters only)
+def _library_models(season: int, window: int) -> dict[str, Any]:
+    from statsforecast import models as sf
+
+    return {
+        "naive": sf.Naive(), "seasonal_naive": sf.SeasonalNaive(season), "mean": sf.HistoricAverage(),
+        "window_average": sf.WindowAverage(window), "seasonal_window_average": sf.SeasonalWindowAverage(season, 4),
+        "ses": sf.SimpleExponentialSmoothingOptimized(), "seasonal_es": sf.SeasonalExponentialSmoothingOptimized(season),
+        "croston": sf.CrostonClassic(), "sba": sf.CrostonSBA(), "tsb": sf.TSB(0.1, 0.1), "adida": sf.ADIDA(),
+        "imapa": sf.IMAPA(),
+    }
+
+
+def compare_with_libraries(history: pd.DataFrame, panel: Any, actual: np.ndarray, valid: np.ndarray, bt: Any,
+                           horizon: int, season: int) -> None:
+    """Own vectorised candidates vs statsforecast's, and own metrics vs utilsforecast's, same run."""
+    from statsforecast import StatsForecast
+    from utilsforecast.losses import rmsse as library_rmsse
+
+    from nova_forecast.models import window_for
+
+    library = _library_models(season, window_for(season))
+    warm = history[history["unique_id"].isin(history["unique_id"].unique()[:2])]
+    StatsForecast(models=list(library.values()), freq="D").forecast(df=warm, h=horizon)  # numba compile, once
+    print(f"\nown candidates vs statsforecast's (fit + forecast of all {panel.n_series} series, same run; "
+          "RMSSE on the test window; keep own = >= 2x faster at equal accuracy, i.e. RMSSE within 0.5 %):")
+    print(f"  {'model':<25}{'own s':>8}{'library s':>11}{'speed-up':>10}{'own RMSSE':>11}{'library':>9}  verdict")
+    for name, model in library.items():
+        tic = time.perf_counter()
+        own = build_fast(name, season).fit(panel).predict(horizon)
+        own_seconds = time.perf_counter() - tic
+        tic = time.perf_counter()
+        frame = StatsForecast(models=[model], freq="D").forecast(df=history, h=horizon)
+        library_seconds = time.perf_counter() - tic
+        column = [c for c in frame.columns if c not in ("unique_id", "ds")][0]
+        theirs = frame.sort_values(["unique_id", "ds"])[column].to_numpy().reshape(panel.n_series, horizon)
+        own_rmsse = float(np.nanmean(score(actual, own, panel.values)[valid]))
+        their_rmsse = float(np.nanmean(score(actual, theirs, panel.values)[valid]))
+        speed = library_seconds / max(own_seconds, 1e-6)
+        equal = own_rmsse <= their_rmsse * 1.005
+        verdict = ("keep own" if speed >= 2 and equal else
+                   "keep own (more accurate: statsforecast has no optimised TSB)" if name == "tsb" and equal else
+                   "USE THE LIBRARY")
+        print(f"  {name:<25}{own_seconds:>8.3f}{library_seconds:>11.3f}{speed:>9.0f}x{own_rmsse:>11.4f}"
+              f"{their_rmsse:>9.4f}  {verdict}")
+
+    cv = bt.cv_frame()
+    first = history[history["y"] > 0].groupby("unique_id")["ds"].min()
+    train = history[history["ds"] >= history["unique_id"].map(first)]  # M5: scale from the first demand
+    tic = time.perf_counter()
+    theirs = library_rmsse(cv, bt.models, seasonality=1, train_df=train, cutoff_col="cutoff")
+    library_seconds = time.perf_counter() - tic
+    tic = time.perf_counter()
+    own = {name: np.sqrt(np.nanmean((bt.actuals - bt.forecasts[name]) ** 2, axis=2) / bt.scale2) for name in bt.models}
+    own_seconds = time.perf_counter() - tic
+    row_of = {uid: i for i, uid in enumerate(panel.ids.astype(str))}
+    fold_of = {c: j for j, c in enumerate(np.unique(bt.cutoffs[0]))}
+    rows = theirs["unique_id"].map(row_of).to_numpy()
+    folds = theirs["cutoff"].map(fold_of).to_numpy()
+    gap = max(float(np.nanmax(np.abs(own[name][rows, folds] - theirs[name].to_numpy(dtype=float)), initial=0.0))
+              for name in bt.models)
+    print(f"RMSSE of every backtest fold and candidate ({len(cv):,} rows): own metrics {own_seconds:.4f} s, "
+          f"utilsforecast.losses.rmsse {library_seconds:.2f} s ({library_seconds / max(own_seconds, 1e-6):.0f}x); "
+          f"largest difference {gap:.1e}")
+
+
+def print_coverage(result: Any, actual: np.ndarray) -> None:
+    """Interval coverage per demand class: on the held-out backtest folds (uncalibrated = the nominal
+    level, calibrated = the class's level) and on the test window no model saw."""
+    from nova_forecast.calibrate import bounds, coverage_table, interval_quantiles, whole_unit_rows
+
+    n, h = actual.shape
+    classes = result.selection["demand_class"].to_numpy(dtype=object)
+    fc = result.forecasts
+    yhat = fc["yhat"].to_numpy().reshape(n, h)
+    enough = np.isfinite(result.residuals).sum(axis=1) >= 10
+    table = result.calibration.table if result.calibration is not None else pd.DataFrame()
+    print("\ninterval coverage (share of actual days inside; goal 80 +/- 3 % and 95 +/- 3 %):")
+    print(f"  {'class':<14}{'series':>7}{'level':>6} | {'backtest nominal':>16}{'calibrated':>11}{'level used':>11} |"
+          f" {'test window nominal':>19}{'calibrated':>11}")
+    for level in result.config.levels:
+        lo_q, hi_q = interval_quantiles(level / 100)
+        q = np.nanquantile(result.residuals[enough], [lo_q, hi_q], axis=1)
+        plain_lo, plain_hi = np.zeros((n, h)), np.zeros((n, h))
+        plain_lo[enough], plain_hi[enough] = bounds(yhat[enough], q[0][:, None], q[1][:, None],
+                                                    whole_unit_rows(result.panel.values)[enough])
+        rows = enough[:, None] & np.ones((1, h), dtype=bool)
+        plain = coverage_table(np.where(rows, actual, np.nan), plain_lo, plain_hi, classes).set_index("demand_class")
+        calibrated = coverage_table(np.where(rows, actual, np.nan), fc[f"yhat_lo_{level}"].to_numpy().reshape(n, h),
+                                    fc[f"yhat_hi_{level}"].to_numpy().reshape(n, h), classes).set_index("demand_class")
+        for name in calibrated.index:
+            if name == "all":
+                part = table[(table["kind"] == "interval") & np.isclose(table["target"], level / 100)]
+                weights = part["points"].sum()
+                bt_raw = (part["coverage_raw"] * part["points"]).sum() / weights if weights else np.nan
+                bt_cal = (part["coverage"] * part["points"]).sum() / weights if weights else np.nan
+                used = "per class"
+            else:
+                part = table[(table["kind"] == "interval") & np.isclose(table["target"], level / 100)
+                             & (table["demand_class"] == name)]
+                bt_raw = part["coverage_raw"].iat[0] if len(part) else np.nan
+                bt_cal = part["coverage"].iat[0] if len(part) else np.nan
+                used = f"{part['nominal'].iat[0]:.3f}" if len(part) else "-"
+            count = int((classes == name).sum()) if name != "all" else n
+            print(f"  {name:<14}{count:>7}{level:>5}% | {bt_raw:>16.1%}{bt_cal:>11.1%}{used:>11} |"
+                  f" {plain.loc[name, 'coverage']:>19.1%}{calibrated.loc[name, 'coverage']:>11.1%}")
+
+
+def compare_arimas(panel: Any, config: EngineConfig, series: int) -> None:
+    """Which ARIMA wins selection when pmdarima and statsforecast's AutoARIMA compete on the same
+    top series (by volume, non-intermittent)."""
+    fast = [m for m in config.models if m in FAST_MODELS]
+    both = dataclasses.replace(config, models=(*fast, "pmdarima", "arima"), top_k=series, auto_top_k=series)
+    tic = time.perf_counter()
+    bt = backtest_panel(panel, both)
+    chosen = select_models(bt, 0.0)["model"].value_counts()
+    ranked = bt.summary.set_index("model")
+    print(f"\nARIMA candidates on the top {series} series (margin 0, {time.perf_counter() - tic:.0f} s): "
+          f"selected pmdarima {int(chosen.get('pmdarima', 0))}, statsforecast AutoARIMA {int(chosen.get('arima', 0))}; "
+          "backtest RMSSE " + ", ".join(f"{m} {ranked.loc[m, 'rmsse']:.4f} ({ranked.loc[m, 'seconds']:.1f} s)"
+                                        for m in ("pmdarima", "arima") if m in ranked.index))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--series", type=int, default=1000)
@@ -151,6 +276,8 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--pmdarima-subset", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--arima-series", type=int, default=20,
+                        help="top series on which pmdarima and statsforecast's AutoARIMA compete (0 = skip)")
     parser.add_argument("--source", choices=["synthetic", "simulator"], default="synthetic",
                         help="synthetic spare-part series, or the ERP simulator's consumption (truth = its mean)")
     args = parser.parse_args()
@@ -217,6 +344,11 @@ def main() -> None:
                              "oracle": oracle_rmsse})[valid].groupby("class").mean()
     print("by demand class (engine / oracle): " + ", ".join(
         f"{c} {r.engine:.3f}/{r.oracle:.3f}" for c, r in by_class.iterrows()))
+
+    print_coverage(result, actual)
+    compare_with_libraries(history, panel, actual, valid, bt, args.horizon, config.season)
+    if args.arima_series > 0:
+        compare_arimas(panel, config, args.arima_series)
 
     # how the selection margin plays out of sample (the default is config.selection_margin)
     full = {name: build_fast(name, config.season).fit(panel).predict(args.horizon) for name in FAST_MODELS}

@@ -59,8 +59,13 @@ from nova_corrente.quality.gates import validate_raw_batches  # noqa: E402
 from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
 
 TARGETS = (0.90, 0.95, 0.99)
+RAINY_MONTHS = (4, 5, 6, 7)
+SEASONS = ("dry", "rainy")
+GOAL_MIN_SERIES = 10
+GOAL_TOLERANCE = 0.015  # label 0 = the rest of the year, 1 = April-July
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
-POLICIES = ("seed formula", "normal", "mart")
+POLICIES = ("seed formula", "normal", "mart before", "mart")
+NO_SEASONAL_METHOD = '{"seasonal_ltd_demand_classes": []}'
 SEED_Z = 1.96
 
 
@@ -116,23 +121,41 @@ def build_warehouse(pg: PostgresSettings, data: ErpData, cutoff: datetime, work:
     return steps
 
 
-def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float) -> tuple[pd.DataFrame, float]:
-    """Every seed row set to ``service_level``, fct_reorder_points rebuilt and read."""
+def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float,
+                      dbt_vars: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Every seed row set to ``service_level``, fct_reorder_points and its outlook rebuilt and read
+    (with ``dbt_vars``, e.g. the seasonal method switched off)."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute("update staging.service_levels set service_level = %s", (service_level,))
     conn.close()
-    seconds, _ = _dbt(pg, work / "dbt_target", "run", "--select", "fct_reorder_points")
+    extra = ["--vars", dbt_vars] if dbt_vars else []
+    seconds, _ = _dbt(pg, work / "dbt_target", "run", "--select", "fct_reorder_points", "fct_reorder_point_outlook",
+                      *extra)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
         frame = pd.read_sql(
             "select material_id, site_id, demand_class, method, service_level, avg_daily_demand, std_daily_demand,"
             " avg_lead_time_days, std_lead_time_days, safety_stock, reorder_point from marts.fct_reorder_points",
             conn,
         )
+        outlook = pd.read_sql("select material_id, site_id, outlook_date, reorder_point from marts.fct_reorder_point_outlook",
+                              conn)
     conn.close()
     numeric = ["service_level", "avg_daily_demand", "std_daily_demand", "avg_lead_time_days", "std_lead_time_days",
                "safety_stock", "reorder_point"]
     frame[numeric] = frame[numeric].astype(float)
-    return frame, seconds
+    outlook["reorder_point"] = outlook["reorder_point"].astype(float)
+    return frame, outlook, seconds
+
+
+def outlook_matrix(frame: pd.DataFrame, outlook: pd.DataFrame, first_date: date, n_days: int) -> np.ndarray:
+    """(days x rows of ``frame``) reorder points of the outlook from ``first_date``; days past the
+    outlook keep its last value."""
+    wide = outlook.pivot(index="outlook_date", columns=["material_id", "site_id"], values="reorder_point")
+    wide.index = pd.to_datetime(wide.index)
+    days = pd.date_range(first_date, periods=n_days, freq="D")
+    wide = wide.reindex(days).ffill().bfill()
+    columns = pd.MultiIndex.from_frame(frame[["material_id", "site_id"]])
+    return wide.reindex(columns=columns).to_numpy(dtype=float)
 
 
 def uncensored_demand(data: ErpData) -> np.ndarray:
@@ -152,8 +175,10 @@ def replay_demand(data: ErpData, first_day: int, replications: int) -> np.ndarra
     return np.stack(draws)
 
 
-def policy_reorder_points(frame: pd.DataFrame, service_level: float) -> dict[str, np.ndarray]:
-    """s of each policy for the mart's rows."""
+def policy_reorder_points(frame: pd.DataFrame, service_level: float, before: pd.DataFrame,
+                          schedule: np.ndarray) -> dict[str, np.ndarray]:
+    """s of each policy for the mart's rows (``before``: the mart without the seasonal method, same
+    rows; ``schedule``: the mart's outlook, days x rows)."""
     d = frame["avg_daily_demand"].to_numpy()
     sd = frame["std_daily_demand"].to_numpy()
     lead = frame["avg_lead_time_days"].to_numpy()
@@ -162,7 +187,8 @@ def policy_reorder_points(frame: pd.DataFrame, service_level: float) -> dict[str
     return {
         "seed formula": d * lead + SEED_Z * sd * np.sqrt(lead),
         "normal": d * lead + z * np.sqrt(lead * sd**2 + d**2 * sd_lead**2),
-        "mart": frame["reorder_point"].to_numpy(),
+        "mart before": before["reorder_point"].to_numpy(),
+        "mart": schedule,
     }
 
 
@@ -180,7 +206,8 @@ def main() -> int:
     server = postgres_server.ensure_running(postgres_settings())
     pg = dataclasses.replace(server, erp_db="bench_sl_erp", warehouse_db="bench_sl_warehouse",
                              airflow_db="bench_sl_airflow")
-    work = Path(tempfile.gettempdir()) / "nova-bench-service-level"
+    # per server port: helpers sharing a machine run their own servers and must not share this folder
+    work = Path(tempfile.gettempdir()) / f"nova-bench-service-level-{pg.port}"
     work.mkdir(parents=True, exist_ok=True)
     config = SimulationConfig(seed=42, start_date=args.end - timedelta(days=args.days - 1), end_date=args.end,
                               n_materials=args.materials, n_sites=args.sites)
@@ -199,9 +226,13 @@ def main() -> int:
         steps += build_warehouse(pg, data, cutoff, work)
 
     frames: dict[float, pd.DataFrame] = {}
+    befores: dict[float, pd.DataFrame] = {}
+    outlooks: dict[float, pd.DataFrame] = {}
     for target in TARGETS:
-        frames[target], seconds = reorder_points_at(pg, work, target)
-        steps.append((f"dbt run fct_reorder_points @ {target:.0%}", seconds))
+        befores[target], _, seconds = reorder_points_at(pg, work, target, NO_SEASONAL_METHOD)
+        steps.append((f"dbt run fct_reorder_points @ {target:.0%} without seasonal_ltd", seconds))
+        frames[target], outlooks[target], seconds = reorder_points_at(pg, work, target)
+        steps.append((f"dbt run fct_reorder_points + outlook @ {target:.0%}", seconds))
 
     series = data.series.reset_index(drop=True)
     index = pd.MultiIndex.from_frame(series[["material_id", "site_id"]])
@@ -222,26 +253,39 @@ def main() -> int:
     # replications side by side as columns: (days, R * series)
     wide_demand = demand.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
     wide_lead = lead_draws.transpose(1, 0, 2).reshape(n_days, n_rep * n_series)
+    replay_dates = pd.date_range(cutoff_date, periods=n_days, freq="D")
+    season = np.asarray(replay_dates.month.isin(RAINY_MONTHS), dtype=int)  # 1 = rainy April-July
     rows = []
     for target, frame in frames.items():
         position = index.get_indexer(pd.MultiIndex.from_frame(frame[["material_id", "site_id"]]))
         if (position < 0).any():
             raise SystemExit("fct_reorder_points has material-sites the simulation does not know")
         columns = (np.arange(n_rep)[:, None] * n_series + position[None, :]).reshape(-1)
-        for policy, s in policy_reorder_points(frame, target).items():
-            result = replay_s_q(wide_demand[:, columns], np.tile(s, n_rep), np.tile(order_quantity[position], n_rep),
-                                wide_lead[:, columns])
-            rows.append(pd.DataFrame({
-                "target": target,
-                "policy": policy,
-                "replication": np.repeat(np.arange(n_rep), len(position)),
-                "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
-                "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
-                "method": np.tile(frame["method"].to_numpy(), n_rep),
-                "cycles": result.cycles,
-                "stockout_cycles": result.stockout_cycles,
-                "stock_value_brl": result.average_on_hand * np.tile(unit_cost[position], n_rep) / n_rep,
-            }))
+        before = befores[target].set_index(["material_id", "site_id"]).loc[
+            pd.MultiIndex.from_frame(frame[["material_id", "site_id"]])].reset_index()
+        schedule = outlook_matrix(frame, outlooks[target], cutoff_date, n_days)
+        for policy, s in policy_reorder_points(frame, target, before, schedule).items():
+            s_wide = np.tile(s, n_rep) if s.ndim == 1 else np.tile(s[:n_days], (1, n_rep))
+            result = replay_s_q(wide_demand[:, columns], s_wide, np.tile(order_quantity[position], n_rep),
+                                wide_lead[:, columns], season=season)
+            assert result.cycles_by_season is not None and result.stockout_cycles_by_season is not None
+            assert result.on_hand_by_season is not None
+            cost = np.tile(unit_cost[position], n_rep) / n_rep
+            for label, name in enumerate(SEASONS):
+                rows.append(pd.DataFrame({
+                    "target": target,
+                    "policy": policy,
+                    "season": name,
+                    "replication": np.repeat(np.arange(n_rep), len(position)),
+                    "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
+                    "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
+                    "method": np.tile(frame["method"].to_numpy(), n_rep),
+                    "cycles": result.cycles_by_season[label],
+                    "stockout_cycles": result.stockout_cycles_by_season[label],
+                    # stock of the season's days; the whole-year figure weighs the seasons by their days
+                    "stock_value_brl": result.on_hand_by_season[label] * cost,
+                    "season_days": int((season == label).sum()),
+                }))
     replay_seconds = time.perf_counter() - started
     steps.append((f"replay ({n_rep} x {n_days} days x {n_series} series x {len(TARGETS)} targets x 3)",
                   replay_seconds))
@@ -255,39 +299,112 @@ def main() -> int:
         print(f"{label:<58}{seconds:>9.1f}")
     print("\nachieved cycle service level (replenishment cycles without stockout / cycles, pooled over"
           " series and draws)\nand average stock value (kBRL, mean on hand x unit cost, summed over the series)")
-    print_table(results, "demand_class", (*CLASSES, "no_demand"), "Syntetos-Boylan class of the history (mart)")
-    print_table(results, "profile", ("smooth", "intermittent", "lumpy"), "demand profile the simulator generated")
+    class_cells = print_table(results, "demand_class", (*CLASSES, "no_demand"),
+                              "Syntetos-Boylan class of the history (mart)")
+    profile_cells = print_table(results, "profile", ("smooth", "intermittent", "lumpy"),
+                                "demand profile the simulator generated")
     print_table(results, None, (), "all material-sites")
+    counts = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
+                     & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["demand_class"].value_counts()
+    big_classes = [c for c in CLASSES if counts.get(c, 0) >= GOAL_MIN_SERIES]
+    profiles = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
+                       & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["profile"].value_counts()
+    big_profiles = [p for p in ("smooth", "intermittent", "lumpy") if profiles.get(p, 0) >= GOAL_MIN_SERIES]
+    for policy in ("mart before", "mart"):
+        print_goal(class_cells, big_classes, policy, "Syntetos-Boylan class")
+        print_goal(profile_cells, big_profiles, policy, "simulated profile")
+    print_stock_at_equal_service(class_cells, profile_cells)
     cycles = results.groupby(["target", "policy"])["cycles"].sum()
     print(f"\ncycles counted per policy and target: {int(cycles.min()):,} .. {int(cycles.max()):,}")
     return 0
 
 
-def print_table(results: pd.DataFrame, by: str | None, groups: tuple[str, ...], title: str) -> None:
-    """Cycle service level and average stock value per group, target and policy."""
+def print_stock_at_equal_service(class_cells: pd.DataFrame, profile_cells: pd.DataFrame) -> None:
+    """Average stock of the new mart against the old one's at the same achieved service level: the
+    old mart's (CSL, stock) points of the three targets, interpolated at the new mart's CSL."""
+    print("\naverage stock (kBRL) of the mart vs the mart before at the same achieved CSL (interpolated "
+          "between the before-mart's 90/95/99 % points), whole year:")
+    for cells, groups in ((class_cells, ("all",)), (profile_cells, ("smooth", "intermittent", "lumpy"))):
+        for group in groups:
+            if group not in cells.index.get_level_values(0):
+                continue
+            old = cells.loc[(group, "year")].xs("mart before", level="policy").sort_values("csl")
+            new = cells.loc[(group, "year")].xs("mart", level="policy")
+            parts = []
+            for target in TARGETS:
+                csl, stock = new.loc[target, "csl"], new.loc[target, "stock"]
+                if not old["csl"].min() <= csl <= old["csl"].max():
+                    parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f}, outside the before-mart's "
+                                 f"{old['csl'].min():.1%}..{old['csl'].max():.1%}")
+                    continue
+                same = float(np.interp(csl, old["csl"], old["stock"]))
+                parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f} vs {same / 1000:.1f} "
+                             f"({stock / same - 1:+.1%})")
+            print(f"  {group:<13}" + "; ".join(parts))
+
+
+def print_goal(cells: pd.DataFrame, classes: list[str], policy: str, grouping: str = "class") -> None:
+    """The goal: every (class with >= GOAL_MIN_SERIES series, season, target) cell within
+    +/- GOAL_TOLERANCE of its target; prints the cells that miss."""
+    misses = []
+    for demand_class in classes:
+        for season_name in SEASONS:
+            for target in TARGETS:
+                csl = cells.loc[(demand_class, season_name, target, policy), "csl"]
+                if not abs(csl - target) <= GOAL_TOLERANCE:
+                    misses.append(f"{demand_class}/{season_name}/{target:.0%}: {csl:.1%}")
+    total = len(classes) * len(SEASONS) * len(TARGETS)
+    print(f"\ngoal ({policy}): every ({grouping} with >= {GOAL_MIN_SERIES} series, season, target) cell within "
+          f"+/-{GOAL_TOLERANCE * 100:.1f} pp: {total - len(misses)} of {total} cells met"
+          + ("" if not misses else "; missed: " + ", ".join(misses)))
+
+
+def season_cells(results: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Cycles, stockouts, CSL and average stock value per (group, season, target, policy); season
+    'year' adds both seasons up (stock weighted by the seasons' days)."""
     results = results.assign(group="all") if by is None else results.rename(columns={by: "group"})
+    results = results.assign(stock_days=results["stock_value_brl"] * results["season_days"])
+    keys = ["group", "target", "policy"]
+    per_season = results.groupby([*keys, "season"]).agg(
+        cycles=("cycles", "sum"), stockouts=("stockout_cycles", "sum"), stock_days=("stock_days", "sum"),
+        days=("season_days", "first"))
+    year = per_season.groupby(keys).agg(cycles=("cycles", "sum"), stockouts=("stockouts", "sum"),
+                                        stock_days=("stock_days", "sum"), days=("days", "sum"))
+    year["season"] = "year"
+    cells = pd.concat([per_season.reset_index(), year.reset_index()], ignore_index=True)
+    cells["stock"] = cells["stock_days"] / cells["days"]
+    cells["csl"] = 1.0 - cells["stockouts"] / cells["cycles"].where(cells["cycles"] > 0)
+    return cells.set_index(["group", "season", "target", "policy"]).sort_index()
+
+
+def print_table(results: pd.DataFrame, by: str | None, groups: tuple[str, ...], title: str,
+                policies: tuple[str, ...] = POLICIES) -> pd.DataFrame:
+    """Cycle service level and average stock value per group, season, target and policy."""
+    cells = season_cells(results, by)
+    labelled = results.assign(group="all") if by is None else results.rename(columns={by: "group"})
     groups = groups or ("all",)
-    grouped = results.groupby(["group", "target", "policy"]).agg(
-        cycles=("cycles", "sum"), stockouts=("stockout_cycles", "sum"), stock=("stock_value_brl", "sum"))
-    grouped["csl"] = 1.0 - grouped["stockouts"] / grouped["cycles"].where(grouped["cycles"] > 0)
-    one_draw = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
-                       & (results["replication"] == 0)]
-    print(f"\nby {title}")
-    header = f"{'':<13}{'series':>7}{'target':>7}"
-    for policy in POLICIES:
-        header += f" |{policy:>13} CSL{'stock':>7}"
+    one_draw = labelled[(labelled["target"] == TARGETS[0]) & (labelled["policy"] == policies[0])
+                        & (labelled["replication"] == 0) & (labelled["season"] == SEASONS[0])]
+    print(f"\nby {title} (season of the day the cycle's closing order was placed; rainy = April-July)")
+    header = f"{'':<13}{'series':>7}{'season':>7}{'target':>7}"
+    for policy in policies:
+        header += f" |{policy:>15} CSL{'stock':>7}"
     print(header + " | mart method")
     print("-" * (len(header) + 26))
-    for group in [g for g in groups if g in set(results["group"])]:
+    for group in [g for g in groups if g in set(labelled["group"])]:
         members = one_draw[one_draw["group"] == group]
         method_text = ", ".join(f"{name} {count}" for name, count in members["method"].value_counts().items())
-        for target in TARGETS:
-            line = f"{group:<13}{len(members):>7}{target:>7.0%}"
-            for policy in POLICIES:
-                row = grouped.loc[(group, target, policy)]
-                csl = "n/a" if np.isnan(row["csl"]) else f"{row['csl']:.1%}"
-                line += f" |{csl:>17}{row['stock'] / 1000:>7.1f}"
-            print(line + (f" | {method_text}" if target == TARGETS[0] else " |"))
+        first = True
+        for season_name in ("year", "dry", "rainy"):
+            for target in TARGETS:
+                line = f"{group if first else '':<13}{len(members) if first else '':>7}{season_name:>7}{target:>7.0%}"
+                for policy in policies:
+                    row = cells.loc[(group, season_name, target, policy)]
+                    csl = "n/a" if np.isnan(row["csl"]) else f"{row['csl']:.1%}"
+                    line += f" |{csl:>19}{row['stock'] / 1000:>7.1f}"
+                print(line + (f" | {method_text}" if first else " |"))
+                first = False
+    return cells
 
 
 if __name__ == "__main__":

@@ -3,8 +3,15 @@
 One figure per series, two panels:
 
 * top: the last ``history_days`` of demand, the forecast and its 80 % and 95 % intervals;
-* bottom: cumulative forecast demand over the horizon with the service-level quantile of the
-  cumulative demand, and the reorder point at the lead time (see :mod:`nova_forecast.reorder`).
+* bottom: cumulative forecast demand over the horizon with its quantile at the service level
+  (:mod:`nova_forecast.cumulative`) and, when ``reorder_points`` are given, the reorder point at the
+  lead time.
+
+The reorder point, its lead time, safety stock, service level, method and demand class are *read*,
+never computed here: the warehouse task passes ``marts.fct_reorder_points`` (one number, one place),
+and the values drawn are returned (and written to the run's ``run.json``) so they can be checked
+against the mart. Without them (the command line) the plot shows the forecast only, at
+``service_level``.
 
 Uses matplotlib's Agg backend (no display needed).
 """
@@ -16,8 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nova_forecast.cumulative import cumulative_demand
 from nova_forecast.engine import ForecastResult
-from nova_forecast.reorder import lead_time_demand
+
+#: the columns of marts.fct_reorder_points a plot shows (indexed by unique_id = material@site)
+REORDER_COLUMNS = ("reorder_point", "avg_lead_time_days", "safety_stock", "service_level", "method", "demand_class")
 
 
 def top_series(result: ForecastResult, top: int, groups: pd.Series | None = None) -> list[int]:
@@ -35,8 +45,10 @@ def top_series(result: ForecastResult, top: int, groups: pd.Series | None = None
 
 
 def plot_top_series(result: ForecastResult, out_dir: Path, top: int = 10, groups: pd.Series | None = None,
-                    lead_time_days: int = 14, service_level: float = 0.95, history_days: int = 120) -> list[Path]:
-    """Write one PNG per important series into ``out_dir``; returns the paths."""
+                    reorder_points: pd.DataFrame | None = None, service_level: float = 0.95,
+                    history_days: int = 120) -> list[dict]:
+    """Write one PNG per important series into ``out_dir``; returns one record per plot: its path
+    and the numbers it shows (the mart's, when ``reorder_points`` has a row for the series)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,36 +59,42 @@ def plot_top_series(result: ForecastResult, out_dir: Path, top: int = 10, groups
     if not rows:
         return []
     h = result.config.horizon
-    reorder = lead_time_demand(result, lead_time_days, (service_level,))
-    cumulative = _cumulative_quantiles(result, rows, service_level)
-    paths = []
+    records = []
     for rank, i in enumerate(rows, start=1):
         uid = str(result.panel.ids[i])
+        mart = (reorder_points.loc[uid] if reorder_points is not None and uid in reorder_points.index else None)
+        level = float(mart["service_level"]) if mart is not None else service_level
+        cumulative = _cumulative_quantiles(result, [i], level)[0]
         fc = result.forecasts.iloc[i * h:(i + 1) * h]
         dates = result.panel.dates(i)[-history_days:]
         history = result.panel.series(i)[-history_days:]
         fig, (top_ax, bottom_ax) = plt.subplots(2, 1, figsize=(10, 7), gridspec_kw={"height_ratios": [3, 2]})
         top_ax.bar(dates, history, width=1.0, color="#9aa7b1", label="demand")
-        for level, alpha in ((95, 0.18), (80, 0.32)):
-            if f"yhat_lo_{level}" in fc:
-                top_ax.fill_between(fc["ds"], fc[f"yhat_lo_{level}"], fc[f"yhat_hi_{level}"], color="#1f77b4",
-                                    alpha=alpha, step="mid", label=f"{level} % interval")
+        for width, alpha in ((95, 0.18), (80, 0.32)):
+            if f"yhat_lo_{width}" in fc:
+                top_ax.fill_between(fc["ds"], fc[f"yhat_lo_{width}"], fc[f"yhat_hi_{width}"], color="#1f77b4",
+                                    alpha=alpha, step="mid", label=f"{width} % interval")
         top_ax.plot(fc["ds"], fc["yhat"], color="#1f77b4", label=f"forecast ({fc['model'].iat[0]})")
         top_ax.axvline(result.panel.last_ds[i], color="black", linewidth=0.8, linestyle=":")
-        top_ax.set_title(f"{uid} - {fc['demand_class'].iat[0]} demand")
+        top_ax.set_title(f"{uid} - {fc['demand_class'].iat[0]} demand")  # the mart's class (warehouse runs)
         top_ax.set_ylabel("units per day")
         top_ax.legend(loc="upper left", fontsize=8)
 
         steps = np.arange(1, h + 1)
         bottom_ax.plot(steps, np.cumsum(fc["yhat"].to_numpy()), color="#1f77b4", label="expected cumulative demand")
-        bottom_ax.plot(steps, cumulative[rank - 1], color="#d62728", linestyle="--",
-                       label=f"{service_level:.0%} quantile of cumulative demand")
-        point = reorder.loc[reorder["unique_id"] == uid].iloc[0]
-        bottom_ax.scatter([point["lead_time_days"]], [point["reorder_point"]], color="#d62728", zorder=3)
-        bottom_ax.annotate(f"reorder point {point['reorder_point']:.1f} (lead time {int(point['lead_time_days'])} d, "
-                           f"safety stock {point['safety_stock']:.1f})",
-                           (point["lead_time_days"], point["reorder_point"]), textcoords="offset points",
-                           xytext=(8, -12), fontsize=8)
+        bottom_ax.plot(steps, cumulative, color="#d62728", linestyle="--",
+                       label=f"{level:.0%} quantile of cumulative forecast demand")
+        record: dict = {"unique_id": uid, "demand_class": str(fc["demand_class"].iat[0]), "service_level": level}
+        if mart is not None:
+            lead = float(mart["avg_lead_time_days"])
+            record.update(reorder_point=float(mart["reorder_point"]), lead_time_days=lead,
+                          safety_stock=float(mart["safety_stock"]), method=str(mart["method"]))
+            bottom_ax.scatter([lead], [record["reorder_point"]], color="black", zorder=3)
+            bottom_ax.annotate(f"reorder point {record['reorder_point']:.1f} (lead time {lead:.1f} d, safety stock "
+                               f"{record['safety_stock']:.1f}, service level {level:.0%}, {record['method']}; "
+                               "marts.fct_reorder_points)",
+                               (lead, record["reorder_point"]), textcoords="offset points", xytext=(8, -12),
+                               fontsize=8)
         bottom_ax.set_xlabel("days ahead")
         bottom_ax.set_ylabel("units")
         bottom_ax.legend(loc="upper left", fontsize=8)
@@ -84,19 +102,19 @@ def plot_top_series(result: ForecastResult, out_dir: Path, top: int = 10, groups
         path = out_dir / f"{rank:02d}_{_file_name(uid)}.png"
         fig.savefig(path, dpi=90)
         plt.close(fig)
-        paths.append(path)
-    return paths
+        records.append({"path": path.name, **record})
+    return records
 
 
 def _cumulative_quantiles(result: ForecastResult, rows: list[int], service_level: float) -> list[np.ndarray]:
-    """Service-level quantile of the cumulative demand for 1..h days ahead (bootstrap, see reorder)."""
+    """``service_level`` quantile of the cumulative demand for 1..h days ahead (bootstrap, see cumulative)."""
     h = result.config.horizon
     out = []
     for i in rows:
         curve = []
         for days in range(1, h + 1):
-            frame = lead_time_demand(_one_series(result, i), days, (service_level,), samples=400)
-            curve.append(float(frame["reorder_point"].iat[0]))
+            frame = cumulative_demand(_one_series(result, i), days, (service_level,), samples=400)
+            curve.append(float(frame["quantile"].iat[0]))
         out.append(np.maximum.accumulate(np.array(curve)))
     return out
 

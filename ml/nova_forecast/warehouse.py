@@ -9,6 +9,14 @@ forecasts published on a given morning can be audited later.
 
 Idempotent: re-running with the same ``run_id`` (e.g. the Airflow run id, with ``generated_at``
 = the data interval end) replaces that run in the same transaction instead of adding a second.
+
+One number, one place: the business numbers of a material-site (demand class, lead time, service
+level, safety stock, reorder point, order quantities) are computed once, by dbt, in
+``marts.fct_reorder_points``; the forecast reads them and never recomputes them. The forecast rows'
+``demand_class`` (and the class each series is backtested and selected in) is the mart's, and the
+plots and ``run.json`` show the mart's reorder point, lead time, safety stock and service level.
+Without that mart (a warehouse that has only the demand mart) the engine classifies by itself and
+the plots show the forecast only; a warning says so.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from nova_forecast._version import __version__
-from nova_forecast.data import InputError, fingerprint, load_panel
+from nova_forecast.classify import classify_panel
+from nova_forecast.data import InputError, Panel, fingerprint, load_panel
+from nova_forecast.drivers import Drivers, drivers_for_panel
 from nova_forecast.engine import DEFAULT_MODELS, EngineConfig, ForecastResult, build_models, forecast_panel
 
 if TYPE_CHECKING:  # the platform's settings; imported lazily so the package stays standalone
@@ -35,6 +45,9 @@ if TYPE_CHECKING:  # the platform's settings; imported lazily so the package sta
 log = logging.getLogger(__name__)
 
 DEMAND_TABLE = "marts.fct_demand_daily"
+REORDER_POINTS_TABLE = "marts.fct_reorder_points"
+DRIVERS_TABLE = "marts.fct_demand_drivers_daily"
+SITES_TABLE = "marts.dim_site"
 DEFAULT_SOURCE = DEMAND_TABLE
 
 #: the tables' DDL (``create ... if not exists``), a file so that setup can read it without this package
@@ -150,6 +163,77 @@ def read_daily_demand(pg: PostgresSettings) -> pd.DataFrame:
     return frame
 
 
+def read_reorder_points(pg: PostgresSettings) -> pd.DataFrame | None:
+    """``marts.fct_reorder_points`` indexed by unique_id (material_id@site_id): demand_class, adi,
+    cv_squared, service_level, avg_lead_time_days, safety_stock, reorder_point, method,
+    economic_order_quantity, suggested_order_quantity. None when the mart does not exist."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s)", (REORDER_POINTS_TABLE,))
+            if cur.fetchone()[0] is None:
+                return None
+            cur.execute(
+                "select material_id || '@' || site_id, demand_class, adi, cv_squared, service_level, "
+                "avg_lead_time_days, safety_stock, reorder_point, method, economic_order_quantity, "
+                f"suggested_order_quantity from {REORDER_POINTS_TABLE}"
+            )
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    columns = ["unique_id", "demand_class", "adi", "cv_squared", "service_level", "avg_lead_time_days",
+               "safety_stock", "reorder_point", "method", "economic_order_quantity", "suggested_order_quantity"]
+    frame = pd.DataFrame(rows, columns=columns).set_index("unique_id")
+    numeric = ["adi", "cv_squared", "service_level", "avg_lead_time_days", "safety_stock", "reorder_point",
+               "economic_order_quantity", "suggested_order_quantity"]
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
+def read_drivers(pg: PostgresSettings) -> tuple[pd.DataFrame, pd.Series] | None:
+    """``marts.fct_demand_drivers_daily`` (the columns the drivers model reads) and each site's
+    city (``marts.dim_site``); None when either mart is missing or the drivers are empty."""
+    import psycopg2
+
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select to_regclass(%s), to_regclass(%s)", (DRIVERS_TABLE, SITES_TABLE))
+            if None in cur.fetchone():
+                return None
+            cur.execute(f"select city, driver_date, is_observed, rainy_season_index, storm_index, expected_storm_index, "
+                        f"stations_5g_added, is_holiday from {DRIVERS_TABLE}")
+            rows = cur.fetchall()
+            cur.execute(f"select site_id, city from {SITES_TABLE}")
+            cities = dict(cur.fetchall())
+    finally:
+        conn.close()
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["city", "driver_date", "is_observed", "rainy_season_index", "storm_index",
+                                        "expected_storm_index", "stations_5g_added", "is_holiday"])
+    return frame, pd.Series(cities, dtype=object)
+
+
+def mart_classes(panel: Panel, reorder_points: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The engine's classes frame (unique_id, adi, cv2, demand_class) from the mart's columns, in the
+    panel's order; series the mart does not have keep the engine's own class (with a warning)."""
+    own = classify_panel(panel)
+    ids = own["unique_id"]
+    known = ids.isin(reorder_points.index)
+    rows = reorder_points.reindex(ids[known])
+    own.loc[known.to_numpy(), "demand_class"] = rows["demand_class"].to_numpy()
+    own.loc[known.to_numpy(), "adi"] = rows["adi"].fillna(np.inf).to_numpy()
+    own.loc[known.to_numpy(), "cv2"] = rows["cv_squared"].to_numpy()
+    warnings = []
+    if (~known).any():
+        warnings.append(f"{int((~known).sum())} series have no row in {REORDER_POINTS_TABLE} and keep the forecast "
+                        f"engine's own demand class: " + ", ".join(ids[~known].head(5)))
+    return own, warnings
+
+
 def run_forecasts(
     pg: PostgresSettings,
     horizon_days: int = 28,
@@ -169,6 +253,8 @@ def run_forecasts(
     plot_top: int = 10,
     demand: pd.DataFrame | None = None,
     reconcile: bool = False,
+    reorder_points: pd.DataFrame | None = None,
+    drivers_frame: tuple[pd.DataFrame, pd.Series] | None = None,
 ) -> RunSummary:
     """Backtest, select and forecast every material-site of ``marts.fct_demand_daily`` and write
     the run (``marts.forecast_runs`` + ``marts.forecast_values``) in one transaction, as the
@@ -181,7 +267,11 @@ def run_forecasts(
     and PNG plots of the ``plot_top`` materials with the most demand. ``demand`` replaces the
     read of the mart (same columns as :func:`read_daily_demand`). ``reconcile`` makes the site
     forecasts add up to forecasts of the material (and family, when the mart has family_id)
-    totals (:mod:`nova_forecast.reconcile`).
+    totals (:mod:`nova_forecast.reconcile`). ``reorder_points`` replaces the read of
+    ``marts.fct_reorder_points`` (same columns as :func:`read_reorder_points`), ``drivers_frame``
+    the read of the drivers mart and the sites' cities (as :func:`read_drivers` returns them). With
+    the drivers, the engine also backtests the drivers model (:mod:`nova_forecast.drivers`, one fit
+    per material: forecast whole materials together when splitting the series into shards).
     """
     started = time.perf_counter()
     config = config or EngineConfig(horizon=horizon_days, freq="D", folds=folds, models=models, top_k=top_k,
@@ -195,7 +285,23 @@ def run_forecasts(
     run_id = run_id or f"{generated_at:%Y%m%dT%H%M%SZ}-{data_fingerprint[:12]}"
 
     panel, input_warnings = load_panel(frame[["unique_id", "ds", "y"]], config.freq)
-    result = forecast_panel(panel, config)
+    reorder_points = read_reorder_points(pg) if reorder_points is None else reorder_points
+    classes, class_warnings = None, [f"{REORDER_POINTS_TABLE} does not exist: the engine classifies the series "
+                                     "itself and the plots show no reorder point"]
+    if reorder_points is not None:
+        classes, class_warnings = mart_classes(panel, reorder_points)
+    for message in class_warnings:
+        log.warning(message)
+    input_warnings += class_warnings
+    drivers = None
+    if config.use_drivers:
+        drivers = _panel_drivers(pg, panel, frame, config.horizon) if drivers_frame is None else \
+            drivers_for_panel(panel, drivers_frame[0], *_series_maps(frame, drivers_frame[1]), config.horizon)
+        if drivers is None:
+            message = f"{DRIVERS_TABLE} is missing or empty: no candidate with drivers this run"
+            log.warning(message)
+            input_warnings.append(message)
+    result = forecast_panel(panel, config, classes, drivers)
     result.warnings[:0] = input_warnings
     if reconcile:
         from nova_forecast.reconcile import reconcile as reconcile_totals
@@ -210,7 +316,7 @@ def run_forecasts(
             log.warning(message)
     values = _values_frame(result, frame, run_id, model_version, generated_at, source, dataset_id)
     run_metrics = {**result.summary(), "skipped": _skipped_counts(result), "warnings": result.warnings}
-    parameters = {**config.to_dict(), "model_params": {n: m.params() for n, m in build_models(config).items()},
+    parameters = {**config.to_dict(), "model_params": {n: m.params() for n, m in build_models(config, drivers).items()},
                   "keep_runs": keep_runs, "reconcile": reconcile}
 
     import psycopg2
@@ -239,7 +345,7 @@ def run_forecasts(
     if artifacts_dir is not None:
         run_dir = write_artifacts(result, Path(artifacts_dir) / _safe_name(run_id), run_id=run_id,
                                   parameters=parameters, metrics=run_metrics, plot_top=plot_top,
-                                  groups=_material_of(frame))
+                                  groups=_material_of(frame), reorder_points=reorder_points)
     summary = result.summary()
     return RunSummary(
         run_id=run_id, model_version=model_version, generated_at=generated_at, source=source,
@@ -248,6 +354,20 @@ def run_forecasts(
         demand_classes=summary["demand_classes"], metrics=run_metrics, warnings=list(result.warnings),
         pruned_runs=pruned, artifacts_dir=run_dir, seconds=time.perf_counter() - started,
     )
+
+
+def _series_maps(frame: pd.DataFrame, site_cities: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """unique_id -> site city and unique_id -> material (the drivers model's pooling group)."""
+    keys = frame.drop_duplicates("unique_id").set_index("unique_id")
+    return keys["site_id"].map(site_cities), keys["material_id"]
+
+
+def _panel_drivers(pg: PostgresSettings, panel: Panel, frame: pd.DataFrame, horizon: int) -> Drivers | None:
+    read = read_drivers(pg)
+    if read is None:
+        return None
+    mart, site_cities = read
+    return drivers_for_panel(panel, mart, *_series_maps(frame, site_cities), horizon)
 
 
 def list_runs(pg: PostgresSettings) -> pd.DataFrame:
@@ -357,13 +477,16 @@ def _json_default(value: Any) -> Any:
 
 
 def write_artifacts(result: ForecastResult, run_dir: Path, *, run_id: str, parameters: dict[str, Any],
-                    metrics: dict[str, Any], plot_top: int = 10, groups: pd.Series | None = None) -> Path:
-    """``run.json`` (the registry entry) and PNG plots of the most important series into ``run_dir``."""
+                    metrics: dict[str, Any], plot_top: int = 10, groups: pd.Series | None = None,
+                    reorder_points: pd.DataFrame | None = None) -> Path:
+    """PNG plots of the most important series and ``run.json`` (the registry entry plus, under
+    ``plots``, the numbers each plot shows: the mart's reorder point, lead time, safety stock,
+    service level, method and demand class) into ``run_dir``."""
     from nova_forecast.plots import plot_top_series
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    entry = {"run_id": run_id, "parameters": parameters, "metrics": metrics}
+    plots = plot_top_series(result, run_dir, top=plot_top, groups=groups, reorder_points=reorder_points) \
+        if plot_top > 0 else []
+    entry = {"run_id": run_id, "parameters": parameters, "metrics": metrics, "plots": plots}
     (run_dir / "run.json").write_text(json.dumps(entry, indent=2, default=_json_default) + "\n")
-    if plot_top > 0:
-        plot_top_series(result, run_dir, top=plot_top, groups=groups)
     return run_dir

@@ -258,6 +258,8 @@ def _series(rows: list[dict[str, Any]], material_id: str, site_id: str, column: 
 
 def test_build_passes_every_test_and_unit_test(built):
     statuses = built["first"].statuses()
+    # the hand-made weather feed has one day: the drivers freshness test warns (and only warns)
+    assert statuses.pop("test.nova_corrente.assert_demand_drivers_reach_the_demand") == "warn"
     failed = {node: status for node, status in statuses.items()
               if status not in ("success", "pass") and not (node.startswith("exposure.") and status == "no-op")}
     assert not failed, f"nodes not successful: {failed}\n{built['first'].output[-4000:]}"
@@ -270,6 +272,7 @@ def test_build_passes_every_test_and_unit_test(built):
     assert sum(node.startswith("snapshot.") for node in statuses) == 2
     assert sum(node.startswith("seed.") for node in statuses) == 2
     second = built["second"].statuses()
+    assert second.pop("test.nova_corrente.assert_demand_drivers_reach_the_demand") == "warn"
     assert all(status in ("success", "pass") or node.startswith("exposure.") for node, status in second.items()), second
     assert not any("forecast" in node for node in second), "the forecast step builds separately"
 

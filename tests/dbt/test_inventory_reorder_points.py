@@ -10,8 +10,11 @@ real dbt build on PostgreSQL, and every number of fct_reorder_points recomputed 
   MAT-Z @ SITE-B (bronze)  no demand                         no_demand     quoted 5 days
 
 Built once with the classic rule (``empirical_ltd_demand_classes: [erratic, intermittent, lumpy]``:
-MAT-S gets the normal formula), then fct_reorder_points is rebuilt with the default rule (every
-class with 90+ days of history is empirical) and with an invalid seed.
+MAT-S gets the normal formula), then fct_reorder_points is rebuilt with the empirical rule (every
+class with 90+ days of history is empirical_ltd, seasonal_ltd off), with the default rule (the same
+classes get seasonal_ltd: with no weather feed and 120 days of history there is neither a season nor
+a growth to move the quantile, so the demand factor is 1 and the reorder points are the empirical
+ones) and with an invalid seed.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from dbt_harness import Loader, create_warehouse_tables, query, run_dbt
 DAYS = 120
 T0 = "2023-12-31 00:00:00+00"
 LOADED = "2024-04-30 01:00:00+00"
-CLASSIC_RULE = json.dumps({"empirical_ltd_demand_classes": ["erratic", "intermittent", "lumpy"]})
+CLASSIC_RULE = json.dumps({"empirical_ltd_demand_classes": ["erratic", "intermittent", "lumpy"],
+                           "seasonal_ltd_demand_classes": []})
+EMPIRICAL_RULE = json.dumps({"seasonal_ltd_demand_classes": []})
 
 SERIES = {
     ("MAT-S", "SITE-S"): [4, 6] * 60,
@@ -122,6 +127,8 @@ def built(pg_module, target_path) -> dict[str, Any]:
     state: dict[str, Any] = {}
     state["build"] = run_dbt(pg_module, ["build", "--exclude", "tag:forecast", "--vars", CLASSIC_RULE],
                              target_path, check=False)
+    failed = {node: status for node, status in state["build"].statuses().items() if status in ("error", "fail")}
+    assert not failed, f"{failed}\n{state['build'].output[-6000:]}"
     state["classic"] = _reorder_points(pg_module)
     state["statistics"] = {row["material_id"]: row for row in query(
         pg_module, "select * from intermediate.int_demand_statistics_computed")}
@@ -129,8 +136,10 @@ def built(pg_module, target_path) -> dict[str, Any]:
         pg_module, "select material_id, abc_class from intermediate.int_material_sites_classified")}
     state["seed"] = {(row["sla_tier"], row["abc_class"]): row["service_level"] for row in query(
         pg_module, "select * from staging.service_levels")}
-    run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
+    run_dbt(pg_module, ["run", "--select", "fct_reorder_points", "--vars", EMPIRICAL_RULE], target_path)
     state["default"] = _reorder_points(pg_module)
+    run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
+    state["seasonal"] = _reorder_points(pg_module)
     return state
 
 
@@ -180,6 +189,8 @@ def _lead_times(material: str) -> list[int]:
 
 def test_build_passes(built):
     statuses = built["build"].statuses()
+    # no weather feed here: the drivers freshness test warns (and only warns)
+    assert statuses.pop("test.nova_corrente.assert_demand_drivers_reach_the_demand") == "warn"
     failed = {node: status for node, status in statuses.items()
               if status not in ("success", "pass") and not (node.startswith("exposure.") and status == "no-op")}
     assert not failed, f"{failed}\n{built['build'].output[-3000:]}"
@@ -270,6 +281,22 @@ def test_every_class_gets_its_method_and_hand_computed_reorder_point(built):
             assert float(row["reorder_point"]) >= float(row["safety_stock"]) >= 0
 
 
+def test_seasonal_method_is_the_default_and_without_season_or_growth_keeps_the_empirical_quantile(built):
+    for material, row in built["seasonal"].items():
+        empirical = built["default"][material]
+        if empirical["method"] == "normal":
+            assert row["method"] == "normal" and row["demand_factor"] is None
+            continue
+        assert row["method"] == "seasonal_ltd", material
+        assert float(row["demand_factor"]) == 1.0
+        assert row["reorder_point"] == empirical["reorder_point"] == row["cycle_demand_quantile"]
+        assert row["safety_stock"] == empirical["safety_stock"]
+    # the mean of the cycle demand is the distribution's: MAT-I, LTD (0, 1, 5 in 14, 8, 8 of 30) + U
+    distribution = cycle_demand_distribution([0, 0, 5, 0, 0, 0, 0, 1, 0, 0], [2, 2, 4])
+    mean = sum(value * weight for value, weight in distribution.items())
+    assert float(built["seasonal"]["MAT-I"]["cycle_demand_mean"]) == pytest.approx(float(mean), abs=1e-4)
+
+
 def test_invalid_service_levels_give_null_and_fail_the_tests(built, pg_module, target_path):
     """A planner's seed edit gone wrong: gold at 1.0 (outside (0, 1)) and no silver rows at all."""
     loader = Loader(pg_module)
@@ -295,4 +322,4 @@ def test_invalid_service_levels_give_null_and_fail_the_tests(built, pg_module, t
     # back to the committed seed
     run_dbt(pg_module, ["seed", "--select", "service_levels"], target_path)
     run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
-    assert _reorder_points(pg_module) == built["default"]
+    assert _reorder_points(pg_module) == built["seasonal"]

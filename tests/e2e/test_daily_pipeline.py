@@ -125,6 +125,14 @@ def test_first_run_builds_marts_that_match_the_source(scenario):
     assert missing_meta == [(0,)]
     forecast_series = _query(pg, "select distinct material_id, site_id from marts.fct_forecasts order by 1, 2")
     assert forecast_series == active
+    # one number, one place: the forecasts carry fct_reorder_points' demand class, never their own
+    disagreeing = _query(pg, "select count(*) from marts.fct_forecasts as f join marts.fct_reorder_points as r "
+                             "using (material_id, site_id) where f.demand_class is distinct from r.demand_class")
+    assert disagreeing == [(0,)]
+    # the reorder-point outlook starts at today's reorder point and covers the coming year
+    outlook = _query(pg, "select count(distinct (material_id, site_id)), min(n), max(n) from (select material_id, "
+                         "site_id, count(*) as n from marts.fct_reorder_point_outlook group by 1, 2) as per_series")
+    assert outlook == [(len(active), 365, 365)]
     # all of this run's batches passed the gate
     statuses = _query(pg, "select distinct status from audit.load_batches")
     assert statuses == [("passed",)]

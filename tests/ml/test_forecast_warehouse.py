@@ -172,3 +172,47 @@ def test_run_registry_lists_runs_newest_first_and_reconciled_runs(pg):
     assert (runs["rmsse"] > 0).all()
     assert query(pg, "select parameters ->> 'reconcile' from marts.forecast_runs order by run_id") == [
         ("false",), ("true",)]
+
+
+def create_reorder_point_mart(pg) -> None:
+    """fct_reorder_points as dbt builds it, with numbers no engine default would produce; its demand
+    classes disagree with what the engine would find on the demand (MAT-00002 is mostly zeros)."""
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("create table marts.fct_reorder_points (material_id text, site_id text, demand_class text, "
+                    "adi numeric, cv_squared numeric, service_level numeric(6, 5), avg_lead_time_days numeric, "
+                    "safety_stock numeric, reorder_point numeric, method text, economic_order_quantity numeric, "
+                    "suggested_order_quantity integer)")
+        cur.executemany("insert into marts.fct_reorder_points values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", [
+            ("MAT-00001", "SITE-0001", "erratic", 1.1, 0.6, 0.93, 17.5, 94.7, 210.0, "seasonal_ltd", 40, 12),
+            ("MAT-00001", "SITE-0002", "lumpy", 3.0, 0.7, 0.97, 17.5, 11.2, 30.25, "empirical_ltd", 9, 0),
+            ("MAT-00002", "SITE-0001", "smooth", 1.0, 0.1, 0.90, 6.0, 1.5, 4.0, "normal", 3, 0),
+        ])
+    conn.close()
+
+
+def test_forecasts_and_plots_read_the_business_numbers_from_the_mart(pg, tmp_path):
+    """One number, one place: the forecast rows carry the mart's demand class, and the plots and
+    run.json show the mart's reorder point, lead time, safety stock and service level."""
+    create_demand_mart(pg)
+    create_reorder_point_mart(pg)
+    summary = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, artifacts_dir=tmp_path, plot_top=2)
+    classes = query(pg, "select distinct v.material_id, v.site_id, v.demand_class = r.demand_class "
+                        "from marts.forecast_values as v join marts.fct_reorder_points as r using (material_id, site_id)")
+    assert len(classes) == 3 and all(same for _, _, same in classes)
+    assert summary.demand_classes == {"erratic": 1, "lumpy": 1, "smooth": 1}
+    plots = json.loads((tmp_path / summary.run_id / "run.json").read_text())["plots"]
+    mart = {f"{m}@{s}": (float(rp), float(lt), float(ss), float(sl), method, dc) for m, s, rp, lt, ss, sl, method, dc in
+            query(pg, "select material_id, site_id, reorder_point, avg_lead_time_days, safety_stock, service_level, "
+                      "method, demand_class from marts.fct_reorder_points")}
+    assert len(plots) == 2
+    for shown in plots:
+        assert (shown["reorder_point"], shown["lead_time_days"], shown["safety_stock"], shown["service_level"],
+                shown["method"], shown["demand_class"]) == mart[shown["unique_id"]]
+
+
+def test_without_the_reorder_point_mart_the_engine_classifies_and_says_so(pg, tmp_path):
+    create_demand_mart(pg)
+    summary = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, artifacts_dir=tmp_path, plot_top=1)
+    assert any("fct_reorder_points does not exist" in w for w in summary.warnings)
+    plots = json.loads((tmp_path / summary.run_id / "run.json").read_text())["plots"]
+    assert "reorder_point" not in plots[0]

@@ -69,3 +69,30 @@ def test_invalid_inputs_are_refused():
         replay_s_q(np.ones((3, 1)), [1], [2], 0)
     with pytest.raises(ValueError):
         replay_s_q(np.ones(3), [1], [2], 1)
+
+
+def test_cycles_are_counted_by_the_season_of_their_closing_order_and_s_may_change_by_day():
+    """The first test's two series with days 0-4 labelled 0 and days 5-11 labelled 1: the one
+    complete cycle of each closes with the order placed on day 7, so it counts under label 1.
+    Series 1 runs out on day 10 with s = 2; with s = 3 from day 5 its order goes out on day 6 (net 3 +
+    on order 0 <= 3) and arrives on day 10 (4 days), the day after the stock reached 0: no stockout."""
+    demand = np.ones((12, 2))
+    lead = np.full((12, 2), 2)
+    lead[5:, 1] = 4
+    season = np.array([0] * 5 + [1] * 7)
+    constant = replay_s_q(demand, [2, 2], [5, 5], lead, initial_stock=[5, 5], season=season)
+    assert constant.cycles_by_season.tolist() == [[0, 0], [1, 1]]
+    assert constant.stockout_cycles_by_season.tolist() == [[0, 0], [0, 1]]
+    assert constant.on_hand_by_season[:, 0].tolist() == pytest.approx([(4 + 3 + 2 + 1 + 5) / 5, (4 + 3 + 2 + 1 + 5
+                                                                                                + 4 + 3) / 7])
+    by_day = np.full((12, 2), 2.0)
+    assert replay_s_q(demand, by_day, [5, 5], lead, initial_stock=[5, 5]).stockout_cycles.tolist() == [0, 1]
+    by_day[5:, 1] = 3.0
+    raised = replay_s_q(demand, by_day, [5, 5], lead, initial_stock=[5, 5], season=season)
+    assert raised.stockout_cycles.tolist() == [0, 0]
+    assert raised.orders[1] == 3 and raised.cycles[1] == 1  # days 2, 6 and 11 (net 3 on day 11)
+
+
+def test_season_labels_must_cover_every_day():
+    with pytest.raises(ValueError, match="one label"):
+        replay_s_q(np.ones((3, 1)), [1], [2], 1, season=[0, 1])

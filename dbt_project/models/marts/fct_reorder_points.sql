@@ -10,7 +10,18 @@
 -- material-site's demand pattern:
 --   service_level  seed service_levels by the site's SLA tier x the material-site's ABC class
 --                  (int_material_sites_classified; C when unclassified)
---   method         'empirical_ltd' for the demand classes of `empirical_ltd_demand_classes` (var;
+--   method         'seasonal_ltd' for the demand classes of `seasonal_ltd_demand_classes` (var; default
+--                    all four) with at least `seasonal_ltd_min_demand_days` (var, 90) days of history:
+--                    the empirical_ltd quantile q below, moved to the season and growth of the coming
+--                    lead time: reorder_point = seasonal_reorder_point(f, m, q) = q + round(f * m +
+--                    sqrt(f) * (q - m) - q) (the move rounded to whole units)
+--                    with m the mean cycle demand of the window and f = demand_factor, the expected
+--                    demand of the lead time starting the day after the last demand date relative to
+--                    the window's (int_demand_factors_projected); safety_stock = greatest(reorder_point
+--                    - f * d * L, 0). bench/service_level.py: the plain quantile keeps its target over
+--                    a year but not per season (too low in the April-July rains, too high after);
+--                    fct_reorder_point_outlook has the value for every coming day.
+--                  'empirical_ltd' for the demand classes of `empirical_ltd_demand_classes` (var;
 --                    default all four Syntetos-Boylan classes) with at least
 --                    `empirical_ltd_min_demand_days` (var, 90) days of history: the reorder point is
 --                    the service-level quantile (percentile_disc) of the demand a cycle must cover,
@@ -40,6 +51,7 @@
 -- uses the rounded reorder point. A material without any active supplier gets the lead time
 -- `default_lead_time_days` (var, default 30) with std 0 and lead_time_source 'default'.
 {%- set empirical_ltd_classes = "'" ~ var('empirical_ltd_demand_classes') | join("', '") ~ "'" %}
+{%- set seasonal_ltd_classes = "'" ~ (var('seasonal_ltd_demand_classes') or ['none']) | join("', '") ~ "'" %}
 with
 
 active_material_sites as (
@@ -70,6 +82,10 @@ open_purchase_orders as (
     select * from {{ ref('int_open_purchase_orders_aggregated') }}
 ),
 
+demand_factors as (
+    select * from {{ ref('int_demand_factors_projected') }}
+),
+
 service_levels as (
     select * from {{ ref('service_levels') }}
 ),
@@ -85,6 +101,8 @@ inputs_joined as (
         coalesce(demand_statistics.avg_daily_demand, 0) as avg_daily_demand,
         coalesce(demand_statistics.std_daily_demand, 0) as std_daily_demand,
         coalesce(demand_statistics.demand_days, 0) as demand_days,
+        demand_statistics.adi,
+        demand_statistics.cv_squared,
         lead_time_statistics.supplier_id,
         coalesce(lead_time_statistics.lead_time_source, 'default') as lead_time_source,
         coalesce(lead_time_statistics.receipt_count, 0) as receipt_count,
@@ -117,12 +135,35 @@ methods_chosen as (
         *,
         case
             when
+                demand_class in ({{ seasonal_ltd_classes }})
+                and demand_days >= {{ var('seasonal_ltd_min_demand_days') }}
+                then 'seasonal_ltd'
+            when
                 demand_class in ({{ empirical_ltd_classes }})
                 and demand_days >= {{ var('empirical_ltd_min_demand_days') }}
                 then 'empirical_ltd'
             else 'normal'
         end as method
     from inputs_joined
+),
+
+current_demand_factors as (
+    -- the lead time that starts the day after the last demand date
+    select distinct on (material_id, site_id)
+        material_id,
+        site_id,
+        demand_factor
+    from demand_factors
+    order by material_id asc, site_id asc, outlook_date asc
+),
+
+cycle_demand_means_computed as (
+    select
+        material_id,
+        site_id,
+        sum(cycle_demand_quantity * outcome_count) / max(total_outcome_count) as cycle_demand_mean
+    from cycle_demands
+    group by material_id, site_id
 ),
 
 empirical_quantiles_computed as (
@@ -147,7 +188,7 @@ empirical_quantiles_computed as (
         on methods_chosen.material_id = cycle_demands.material_id
         and methods_chosen.site_id = cycle_demands.site_id
     where
-        methods_chosen.method = 'empirical_ltd'
+        methods_chosen.method in ('empirical_ltd', 'seasonal_ltd')
         and cycle_demands.cumulative_outcome_count
         >= methods_chosen.service_level * cycle_demands.total_outcome_count
     group by methods_chosen.material_id, methods_chosen.site_id
@@ -158,7 +199,17 @@ reorder_points_computed as (
         methods_chosen.*,
         cast({{ service_level_z('methods_chosen.service_level') }} as numeric(10, 6)) as service_level_z,
         methods_chosen.avg_daily_demand * methods_chosen.avg_lead_time_days as lead_time_demand_mean,
+        case when methods_chosen.method = 'seasonal_ltd' then current_demand_factors.demand_factor end
+            as demand_factor,
+        cycle_demand_means_computed.cycle_demand_mean,
+        empirical_quantiles_computed.lead_time_demand_quantile as cycle_demand_quantile,
         case
+            when
+                methods_chosen.method = 'seasonal_ltd' and methods_chosen.service_level > 0
+                and methods_chosen.service_level < 1
+                then {{ seasonal_reorder_point('current_demand_factors.demand_factor',
+                                               'cycle_demand_means_computed.cycle_demand_mean',
+                                               'empirical_quantiles_computed.lead_time_demand_quantile') }}
             when methods_chosen.method = 'normal'
                 then {{ reorder_point('methods_chosen.service_level', 'methods_chosen.avg_daily_demand',
                                       'methods_chosen.std_daily_demand', 'methods_chosen.avg_lead_time_days',
@@ -167,6 +218,17 @@ reorder_points_computed as (
                 then empirical_quantiles_computed.lead_time_demand_quantile
         end as reorder_point_unrounded,
         case
+            when
+                methods_chosen.method = 'seasonal_ltd' and methods_chosen.service_level > 0
+                and methods_chosen.service_level < 1
+                then greatest(
+                    {{ seasonal_reorder_point('current_demand_factors.demand_factor',
+                                              'cycle_demand_means_computed.cycle_demand_mean',
+                                              'empirical_quantiles_computed.lead_time_demand_quantile') }}
+                    - current_demand_factors.demand_factor
+                    * methods_chosen.avg_daily_demand * methods_chosen.avg_lead_time_days,
+                    0
+                )
             when methods_chosen.method = 'normal'
                 then {{ safety_stock('methods_chosen.service_level', 'methods_chosen.avg_daily_demand',
                                      'methods_chosen.std_daily_demand', 'methods_chosen.avg_lead_time_days',
@@ -185,6 +247,12 @@ reorder_points_computed as (
     left join empirical_quantiles_computed
         on methods_chosen.material_id = empirical_quantiles_computed.material_id
         and methods_chosen.site_id = empirical_quantiles_computed.site_id
+    left join cycle_demand_means_computed
+        on methods_chosen.material_id = cycle_demand_means_computed.material_id
+        and methods_chosen.site_id = cycle_demand_means_computed.site_id
+    left join current_demand_factors
+        on methods_chosen.material_id = current_demand_factors.material_id
+        and methods_chosen.site_id = current_demand_factors.site_id
 ),
 
 reorder_points_rounded as (
@@ -203,6 +271,8 @@ final as (
         sla_tier,
         abc_class,
         demand_class,
+        adi,
+        cv_squared,
         cast(service_level as numeric(6, 5)) as service_level,
         service_level_z,
         method,
@@ -215,6 +285,9 @@ final as (
         cast(avg_lead_time_days as numeric(10, 4)) as avg_lead_time_days,
         cast(std_lead_time_days as numeric(10, 4)) as std_lead_time_days,
         cast(lead_time_demand_mean as numeric(14, 2)) as lead_time_demand_mean,
+        cast(demand_factor as numeric(10, 6)) as demand_factor,
+        cast(cycle_demand_mean as numeric(14, 4)) as cycle_demand_mean,
+        cast(cycle_demand_quantile as numeric(14, 2)) as cycle_demand_quantile,
         safety_stock,
         reorder_point,
         cast(economic_order_quantity as numeric(14, 2)) as economic_order_quantity,

@@ -1,14 +1,15 @@
-"""Service-level quantiles of lead-time demand, for reorder points.
+"""Quantiles of the forecast's *cumulative* demand over the next days (what the plots draw).
 
-A reorder point must cover the demand *summed over the replenishment lead time* with the wanted
-probability (the service level, e.g. 95 %). Summing per-day quantiles overstates it; instead the
-lead-time demand of each series is simulated: for each of the next L days, the forecast plus an
-error drawn (with replacement) from that series' backtest errors of its selected model, clipped at
-0 per day, summed over the L days. The reorder point is the service-level quantile of that sum;
-safety stock is the reorder point minus the expected lead-time demand.
-
+Summing per-day quantiles overstates the quantile of a sum; instead the cumulative demand of each
+series over the next ``days`` is simulated: for each day, the forecast plus an error drawn (with
+replacement) from that series' backtest errors of its selected model, clipped at 0 per day, summed.
 Series with too few backtest errors draw from the spread of their recent history around its mean.
 Deterministic for a given ``seed``.
+
+This is a property of the forecast, not a business number: the reorder point, safety stock, lead
+time, service level and demand class planners act on are computed once, in
+``marts.fct_reorder_points`` (dbt), and the forecast task only reads them (see
+:mod:`nova_forecast.warehouse`).
 """
 
 from __future__ import annotations
@@ -34,20 +35,20 @@ def error_samples(result: ForecastResult) -> np.ndarray:
     return np.take_along_axis(samples, order, axis=1)
 
 
-def lead_time_demand(result: ForecastResult, lead_time_days: int | np.ndarray,
-                     service_levels: tuple[float, ...] = (0.90, 0.95, 0.99), samples: int = 1000,
-                     seed: int = 0, chunk: int = 100) -> pd.DataFrame:
-    """Per series and service level: expected lead-time demand, reorder point and safety stock.
+def cumulative_demand(result: ForecastResult, days: int | np.ndarray,
+                      levels: tuple[float, ...] = (0.90, 0.95, 0.99), samples: int = 1000,
+                      seed: int = 0, chunk: int = 100) -> pd.DataFrame:
+    """Per series and level: the expected demand of the next ``days`` and its ``level`` quantile.
 
-    ``lead_time_days`` is one number or one per series (capped at the forecast horizon).
+    ``days`` is one number or one per series (capped at the forecast horizon).
     """
     yhat = result.forecasts["yhat"].to_numpy().reshape(result.panel.n_series, -1)
     n, h = yhat.shape
-    lead = np.broadcast_to(np.asarray(lead_time_days, dtype=np.int64), (n,)).clip(1, h)
+    lead = np.broadcast_to(np.asarray(days, dtype=np.int64), (n,)).clip(1, h)
     errors = error_samples(result)
     counts = np.isfinite(errors).sum(axis=1)
     rng = np.random.default_rng(seed)
-    quantiles = np.zeros((n, len(service_levels)))
+    quantiles = np.zeros((n, len(levels)))
     expected = np.zeros(n)
     max_lead = int(lead.max())
     day_in_lead = np.arange(max_lead)[None, :] < lead[:, None]
@@ -59,17 +60,15 @@ def lead_time_demand(result: ForecastResult, lead_time_days: int | np.ndarray,
         picked = np.where(counts[rows][:, None, None] > 0, picked, 0.0)
         daily = np.clip(yhat[rows, None, :max_lead] + picked, 0.0, None) * day_in_lead[rows, None, :]
         totals = daily.sum(axis=2)
-        quantiles[rows] = np.quantile(totals, service_levels, axis=1).T
+        quantiles[rows] = np.quantile(totals, levels, axis=1).T
         expected[rows] = (yhat[rows, :max_lead] * day_in_lead[rows]).sum(axis=1)
     records = []
-    for j, level in enumerate(service_levels):
-        reorder_point = np.maximum(quantiles[:, j], expected)
+    for j, level in enumerate(levels):
         records.append(pd.DataFrame({
             "unique_id": result.panel.ids.astype(str),
-            "lead_time_days": lead,
-            "service_level": level,
+            "days": lead,
+            "level": level,
             "expected_demand": expected,
-            "reorder_point": reorder_point,
-            "safety_stock": reorder_point - expected,
+            "quantile": np.maximum(quantiles[:, j], expected),
         }))
     return pd.concat(records, ignore_index=True)
