@@ -14,8 +14,9 @@ nova_transformer   CONNECT + TEMP ``warehouse``; reads ``raw``/``audit`` (also t
                    ``marts``, ``snapshots``; reads the forecast tables. dbt; the marts gate; the
                    reconciliation's comparisons (temporary tables against staging and marts).
                    statement_timeout / temp_file_limit: a runaway model cannot fill the disk.
-nova_forecaster    CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the demand mart (dbt
-                   ``grants``); owns ``marts.forecast_runs`` and ``marts.forecast_values``
+nova_forecaster    CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the marts the forecast
+                   reads (``nova_forecast.warehouse.FORECAST_INPUTS``: demand, reorder points,
+                   drivers, sites; dbt ``grants``); owns ``marts.forecast_runs`` and ``marts.forecast_values``
                    (created by setup: it may not create anything else).
 nova_bi_reader     CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the published marts (dbt
                    ``grants``). No TEMP, no CREATE, no CONNECT on ``erp``/``airflow``; read-only.

@@ -48,6 +48,8 @@ DEMAND_TABLE = "marts.fct_demand_daily"
 REORDER_POINTS_TABLE = "marts.fct_reorder_points"
 DRIVERS_TABLE = "marts.fct_demand_drivers_daily"
 SITES_TABLE = "marts.dim_site"
+#: every mart the forecast task reads: dbt grants SELECT on each to nova_forecaster (_marts__models.yml)
+FORECAST_INPUTS: tuple[str, ...] = (DEMAND_TABLE, REORDER_POINTS_TABLE, DRIVERS_TABLE, SITES_TABLE)
 DEFAULT_SOURCE = DEMAND_TABLE
 
 #: the tables' DDL (``create ... if not exists``), a file so that setup can read it without this package
@@ -169,6 +171,7 @@ def read_reorder_points(pg: PostgresSettings) -> pd.DataFrame | None:
     economic_order_quantity, suggested_order_quantity. None when the mart does not exist."""
     import psycopg2
 
+    pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
         with conn, conn.cursor() as cur:
@@ -197,6 +200,7 @@ def read_drivers(pg: PostgresSettings) -> tuple[pd.DataFrame, pd.Series] | None:
     city (``marts.dim_site``); None when either mart is missing or the drivers are empty."""
     import psycopg2
 
+    pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
         with conn, conn.cursor() as cur:

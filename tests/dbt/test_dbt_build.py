@@ -34,6 +34,8 @@ from typing import Any
 import pytest
 from dbt_harness import Loader, create_warehouse_tables, query, run_dbt
 
+from nova_forecast.warehouse import FORECAST_INPUTS
+
 DAYS = [f"2024-01-{day:02d}" for day in range(1, 11)]
 T0 = "2024-01-01 00:00:00+00"
 R1_PASSED = "2024-01-10"
@@ -492,15 +494,17 @@ def test_marts_have_indexes_and_are_readable_by_the_bi_role(built, pg_module):
             has_table_privilege('nova_bi_reader', 'marts.fct_demand_daily', 'select') as reads_demand,
             has_table_privilege('nova_bi_reader', 'marts.fct_reorder_points', 'insert') as writes_reorder,
             has_schema_privilege('nova_bi_reader', 'staging', 'usage') as uses_staging,
-            has_table_privilege('nova_forecaster', 'marts.fct_demand_daily', 'select') as forecaster_reads_demand,
             has_table_privilege('nova_forecaster', 'marts.dim_item', 'select') as forecaster_reads_items,
             (select array_agg(distinct tableowner) from pg_tables where schemaname in ('staging', 'marts',
              'snapshots') and tablename not in ('forecast_runs', 'forecast_values')) as owners""")[0]
     # dbt built everything as nova_transformer; its grants config opened the published marts to BI
-    # and the demand mart (only) to the forecaster
+    # and what the forecast task reads (only that) to the forecaster
     assert privileges == {"uses_marts": True, "reads_reorder": True, "reads_demand": True,
-                          "writes_reorder": False, "uses_staging": False, "forecaster_reads_demand": True,
-                          "forecaster_reads_items": False, "owners": ["nova_transformer"]}
+                          "writes_reorder": False, "uses_staging": False, "forecaster_reads_items": False,
+                          "owners": ["nova_transformer"]}
+    for table in FORECAST_INPUTS:
+        assert query(pg_module, "select has_table_privilege('nova_forecaster', %s, 'select') as reads",
+                     (table,)) == [{"reads": True}], table
 
 
 def test_dim_date_has_bahia_holidays(built, pg_module):

@@ -9,6 +9,8 @@ import re
 import pytest
 from dbt_harness import PROJECT_DIR
 
+from nova_forecast.warehouse import FORECAST_INPUTS
+
 STAGING = {
     "stg_erp__material_families", "stg_erp__materials", "stg_erp__sites", "stg_erp__suppliers",
     "stg_erp__supplier_materials", "stg_erp__purchase_orders", "stg_erp__stock_movements",
@@ -54,7 +56,8 @@ def test_parse_works_offline_and_lists_every_layer(manifest):
             assert node["config"]["materialized"] in ("view", "table"), name
         else:
             assert node["config"]["materialized"] in ("table", "incremental"), name
-            readers = ["nova_bi_reader", "nova_forecaster"] if name == "fct_demand_daily" else ["nova_bi_reader"]
+            # BI reads every published mart, the forecaster what the forecast task reads
+            readers = ["nova_bi_reader", "nova_forecaster"] if f"marts.{name}" in FORECAST_INPUTS else ["nova_bi_reader"]
             assert sorted(node["config"]["grants"]["select"]) == readers, name
             assert node["config"]["indexes"], f"{name} has no index"
         # only staging reads sources

@@ -178,6 +178,7 @@ def create_reorder_point_mart(pg) -> None:
     """fct_reorder_points as dbt builds it, with numbers no engine default would produce; its demand
     classes disagree with what the engine would find on the demand (MAT-00002 is mostly zeros)."""
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("set role nova_transformer")  # as dbt builds it, with its grants config
         cur.execute("create table marts.fct_reorder_points (material_id text, site_id text, demand_class text, "
                     "adi numeric, cv_squared numeric, service_level numeric(6, 5), avg_lead_time_days numeric, "
                     "safety_stock numeric, reorder_point numeric, method text, economic_order_quantity numeric, "
@@ -187,6 +188,7 @@ def create_reorder_point_mart(pg) -> None:
             ("MAT-00001", "SITE-0002", "lumpy", 3.0, 0.7, 0.97, 17.5, 11.2, 30.25, "empirical_ltd", 9, 0),
             ("MAT-00002", "SITE-0001", "smooth", 1.0, 0.1, 0.90, 6.0, 1.5, 4.0, "normal", 3, 0),
         ])
+        cur.execute("grant select on marts.fct_reorder_points to nova_bi_reader, nova_forecaster")
     conn.close()
 
 
