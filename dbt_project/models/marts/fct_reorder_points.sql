@@ -158,10 +158,14 @@ current_demand_factors as (
 ),
 
 cycle_demand_means_computed as (
+    -- each row is a run of run_value_count values, one unit apart, of outcome_count outcomes each:
+    -- its values average (first + last) / 2
     select
         material_id,
         site_id,
-        sum(cycle_demand_quantity * outcome_count) / max(total_outcome_count) as cycle_demand_mean
+        sum(
+            outcome_count * run_value_count * (cycle_demand_quantity + last_cycle_demand_quantity) / 2.0
+        ) / max(total_outcome_count) as cycle_demand_mean
     from cycle_demands
     group by material_id, site_id
 ),
