@@ -1,0 +1,145 @@
+"""The quality history (what the data-quality page and the run report show), from a real gate run.
+
+A good run and a bad run go through the real raw gate (real GX, real PostgreSQL); the history, the
+stored validation results, the page and the pruning are then read back from what the gate left.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+from quality_data import DAY2, add_batch, load_good_run, movement_rows
+
+from nova_corrente.operations import quality_history, quality_page
+from nova_corrente.quality.context import PROJECT_ROOT
+from nova_corrente.quality.gates import QualityGateFailed, validate_raw_batches
+from nova_corrente.settings import PostgresSettings
+
+# the DDL of issue 7's row-level quarantine and reconciliation (the page reads them when they exist)
+QUARANTINE_DDL = """
+create table audit.quarantined_rows(batch_id text, source text, row_key jsonb, rule text, column_name text,
+    value text, reason text, raw_row jsonb, quarantined_at timestamptz);
+create table audit.reconciliation_results(checked_at timestamptz, interval_end timestamptz, table_name text,
+    check_name text, erp_value numeric, warehouse_value numeric, quarantined_value numeric, difference numeric,
+    status text, detail text);
+"""
+
+
+@pytest.fixture(scope="module")
+def gated(warehouse_module: PostgresSettings, tmp_path_factory: pytest.TempPathFactory):
+    """A passed first run, then a second run whose movements hold a theft: rejected by the gate.
+
+    The GX project is this module's own copy, so only these two runs' results are stored in it.
+    """
+    gx_project = tmp_path_factory.mktemp("gx_history")
+    shutil.copytree(PROJECT_ROOT / "gx", gx_project / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    pg = warehouse_module
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    conn.autocommit = True
+    try:
+        good = load_good_run(conn)
+        validate_raw_batches(pg, good, project_root=gx_project)
+        rows = movement_rows(DAY2, first_id=100)
+        rows[2].update(movement_type="theft")
+        bad = add_batch(conn, "stock_movements", DAY2, rows)
+        with pytest.raises(QualityGateFailed):
+            validate_raw_batches(pg, [bad], project_root=gx_project)
+    finally:
+        conn.close()
+    return pg, good, bad, gx_project / "gx" / "uncommitted" / "validations"
+
+
+def test_parse_failure_splits_the_gate_wording():
+    failure = quality_history.parse_failure(
+        "suite raw_erp_stock_movements (batch erp.stock_movements|2024-01-03T00:00:00+00:00): "
+        "expect_column_values_to_be_in_set(movement_type) failed on 2 of 10 rows, sample: ['theft', 'lost']")
+    assert (failure.suite, failure.expectation, failure.detail, failure.sample) == (
+        "raw_erp_stock_movements", "expect_column_values_to_be_in_set", "(movement_type) failed on 2 of 10 rows",
+        "['theft', 'lost']")
+    other = quality_history.parse_failure("rejected with its run: x failed y")
+    assert other.suite is None and other.detail == "rejected with its run: x failed y"
+
+
+def test_history_shows_the_rejected_batch_with_suite_expectation_and_sample(gated):
+    pg, good, bad, _ = gated
+    history = quality_history.batch_history(pg)
+    assert history[0].batch_id == bad and history[0].status == "rejected"
+    assert {b.batch_id for b in history if b.status == "passed"} == set(good)
+    [failure] = history[0].failures
+    assert failure.suite == "raw_erp_stock_movements"
+    assert failure.expectation == "expect_column_values_to_be_in_set"
+    assert failure.sample == "['theft']"
+    assert [b.batch_id for b in quality_history.batch_history(pg, status="rejected")] == [bad]
+
+
+def test_latest_validation_of_each_suite_is_read_from_the_stored_results(gated):
+    _, good, bad, validations_dir = gated
+    latest = {v.suite: v for v in quality_history.latest_validations(validations_dir)}
+    assert len(latest) == 8  # every raw suite ran at least once
+    movements = latest["raw_erp_stock_movements"]
+    assert movements.batch == bad and movements.success is False and movements.failed_expectations == 1
+    assert movements.failures == ["expect_column_values_to_be_in_set(movement_type) failed on 1 of 10 rows, "
+                                  "sample: ['theft']"]
+    assert latest["raw_erp_materials"].success is True and latest["raw_erp_materials"].failures == []
+
+
+def test_missing_quarantine_tables_read_as_empty_and_present_ones_are_shown(gated):
+    pg, _, bad, validations_dir = gated
+    assert quality_history.quarantined(pg) == [] and quality_history.latest_reconciliations(pg) == []
+    now = datetime(2024, 1, 3, 1, tzinfo=UTC)
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(QUARANTINE_DDL)
+        for value in ("-3", "-7"):
+            cur.execute("insert into audit.quarantined_rows values (%s, 'erp.stock_movements', '{\"movement_id\": 1}', "
+                        "'quantity_positive', 'quantity', %s, 'negative consumption', '{}', %s)", (bad, value, now))
+        for checked_at, status in ((now - timedelta(hours=1), "mismatch"), (now, "ok")):
+            cur.execute("insert into audit.reconciliation_results values (%s, %s, 'raw.erp_stock_movements', "
+                        "'row_count', 12, 10, 2, 0, %s, null)", (checked_at, DAY2, status))
+    try:
+        [group] = quality_history.quarantined(pg)
+        assert (group.batch_id, group.rule, group.column_name, group.rows) == (bad, "quantity_positive", "quantity", 2)
+        assert sorted(group.sample_values) == ["-3", "-7"]
+        [check] = quality_history.latest_reconciliations(pg)
+        assert (check.check_name, check.status, float(check.quarantined_value)) == ("row_count", "ok", 2.0)
+
+        page = quality_page.render(quality_page.collect(pg, validations_dir=validations_dir))
+        assert "Quarantined rows" in page and "quantity_positive" in page and "Reconciliation with the ERP" in page
+    finally:
+        with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+            cur.execute("drop table audit.quarantined_rows, audit.reconciliation_results")
+
+
+def test_the_page_shows_the_rejected_batch_and_loads_nothing_from_outside(gated):
+    pg, _, bad, validations_dir = gated
+    page = quality_page.render(quality_page.collect(pg, validations_dir=validations_dir))
+    card = page[page.index('class="card rejected-batch"'):page.index("</div>", page.index('class="card rejected-batch"'))]
+    assert bad in card and "raw_erp_stock_movements" in card
+    assert "expect_column_values_to_be_in_set" in card and "[&#39;theft&#39;]" in card
+    assert 'data-suite="raw_erp_stock_movements"' in page
+    # no script, no stylesheet or image from anywhere: everything is inline
+    assert "<script" not in page and re.findall(r'(?:src|href)="(?!\?|#)[^"]*"', page) == []
+    with pytest.raises(ValueError, match="unknown batch status"):
+        quality_page.collect(pg, status="bogus", validations_dir=validations_dir)
+    only_rejected = quality_page.render(quality_page.collect(pg, status="rejected", validations_dir=validations_dir))
+    assert only_rejected.count('class="batch"') == 1
+
+
+def test_pruning_keeps_the_retention_and_each_suites_latest_run(gated, monkeypatch):
+    _, _, _, validations_dir = gated
+    runs_before = {suite: len(runs) for suite, runs in quality_history._run_dirs(validations_dir).items()}
+    assert runs_before["raw_erp_stock_movements"] == 2
+    # within the retention nothing goes
+    assert quality_history.prune_validation_results(validations_dir, days=30).deleted_runs == 0
+    # a year later: all but each suite's latest run go
+    result = quality_history.prune_validation_results(validations_dir, days=30, now=datetime.now(UTC) + timedelta(days=365))
+    assert result.deleted_runs == sum(runs_before.values()) - len(runs_before)
+    assert {suite: len(runs) for suite, runs in quality_history._run_dirs(validations_dir).items()} == \
+        dict.fromkeys(runs_before, 1)
+    assert quality_history.latest_validations(validations_dir)  # the latest results are still readable
+    monkeypatch.setenv("NOVA_GX_RESULTS_RETENTION_DAYS", "0")
+    with pytest.raises(ValueError, match="keep at least 1 day"):
+        quality_history.prune_validation_results(validations_dir)
