@@ -88,10 +88,19 @@ def _docs(_: argparse.Namespace) -> int:
     return code
 
 
-def _summary(_: argparse.Namespace) -> int:
+def _summary(args: argparse.Namespace) -> int:
+    """The latest run report (``$NOVA_HOME/reports/latest.md``); the marts summary with ``--marts``."""
     from nova_corrente.demo import summary
+    from nova_corrente.operations.run_report import latest
 
-    print(summary(postgres_settings()))
+    report = None if args.marts else latest()
+    if report is None:
+        if not args.marts:
+            print("no run report yet (a DAG run writes one under $NOVA_HOME/reports); the marts summary:\n")
+        print(summary(postgres_settings()))
+        return 0
+    print(f"<!-- {report} -->")
+    print(report.read_text())
     return 0
 
 
@@ -111,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_dbt)
     sub.add_parser("docs", help="generate the dbt docs site (offline)").set_defaults(func=_docs)
-    sub.add_parser("summary", help="print the marts summary").set_defaults(func=_summary)
+    summary = sub.add_parser("summary", help="print the latest run report (or, with --marts, the marts summary)")
+    summary.add_argument("--marts", action="store_true", help="rows per mart and the most urgent reorders instead")
+    summary.set_defaults(func=_summary)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
