@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,21 @@ def gate_rejected(dag_id: str, run_id: str, held_back: Sequence[Any], url: str |
                  lines=tuple(lines), url=url)
 
 
+def local_time(when: datetime | str) -> str:
+    """``2026-03-02 07:30 America/Bahia`` for an aware datetime (or its ISO text); other text unchanged."""
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            return when
+    if when.tzinfo is None:
+        return when.isoformat(sep=" ", timespec="minutes")
+    return f"{when.astimezone(ZoneInfo(DEADLINE_TIMEZONE)):%Y-%m-%d %H:%M} {DEADLINE_TIMEZONE}"
+
+
 def deadline_missed(dag_id: str, run_id: str, state: str, deadline_at: datetime | str, url: str | None = None) -> Alert:
     """The daily run had not succeeded by its deadline."""
-    when = deadline_at.isoformat(timespec="minutes") if isinstance(deadline_at, datetime) else str(deadline_at)
+    when = local_time(deadline_at)
     return Alert(
         kind="deadline_missed",
         title=f"{dag_id}: run not successful by its deadline ({when})",

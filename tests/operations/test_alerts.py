@@ -178,6 +178,6 @@ def test_deadline_callback_runs_on_an_event_loop(receivers):
     assert sent == ["email", "slack"]
     mail = smtp.wait_for(lambda m: "deadline" in m["subject"], timeout=10)
     assert mail["subject"] == ("[Nova Corrente] nova_corrente_daily: run not successful by its deadline "
-                               "(2026-03-02T10:30:00+00:00)")
+                               "(2026-03-02 07:30 America/Bahia)")
     assert "State at the deadline: running" in mail["body"]
     assert "scheduled__2026-03-01T09%3A00%3A00%2B00%3A00" in webhook.wait_for(lambda t: "deadline" in t, timeout=10)
