@@ -170,10 +170,14 @@ def task_failed(dag_id: str, task_id: str, run_id: str, tries: int, error: str, 
     first_lines = [line for line in error.strip().splitlines() if line.strip()][:6] or ["(no error message)"]
     return Alert(
         kind="task_failed",
-        title=f"{dag_id}: task {task_id} failed after {tries} tr{'y' if tries == 1 else 'ies'}",
+        title=f"{dag_id}: task {task_id} failed after {_count(tries, 'try', 'tries')}",
         lines=(f"DAG run: {run_id}", *(f"Error: {line}" if i == 0 else f"  {line}" for i, line in enumerate(first_lines))),
         url=url,
     )
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
 
 
 def gate_rejected(dag_id: str, run_id: str, held_back: Sequence[Any], url: str | None = None,
@@ -191,13 +195,14 @@ def gate_rejected(dag_id: str, run_id: str, held_back: Sequence[Any], url: str |
             sample = f"; sample bad values: {failure.sample}" if failure.sample else ""
             lines.append(f"{where}, batch {batch.batch_id}: {what}{sample}")
     total_rows = sum(batch.row_count for batch in held_back)
-    lines.append(f"Batches held back ({len(held_back)}, {total_rows:,} rows; the marts keep their previous content):")
-    lines.extend(f"  {batch.batch_id} ({batch.row_count:,} rows)" for batch in held_back)
+    lines.append(f"Batches held back ({_count(len(held_back), 'batch', 'batches')}, {_count(total_rows, 'row')}; "
+                 "the marts keep their previous content):")
+    lines.extend(f"  {batch.batch_id} ({_count(batch.row_count, 'row')})" for batch in held_back)
     if quarantined_rows:
         lines.append(f"Rows quarantined in audit.quarantined_rows: {quarantined_rows:,}")
     lines.append(f"DAG run: {run_id}. Fix the source, then re-run the day.")
     return Alert(kind="gate_rejected",
-                 title=f"{dag_id}: raw quality gate rejected {len(held_back)} batch{'es' if len(held_back) != 1 else ''}",
+                 title=f"{dag_id}: raw quality gate rejected {_count(len(held_back), 'batch', 'batches')}",
                  lines=tuple(lines), url=url)
 
 
@@ -254,9 +259,8 @@ def critical_stock(alerts: Sequence[CriticalStockAlert], url: str | None = None)
             when = "stockout within the lead time"
         order = (f", order {alert.suggested_order_quantity:g}" if alert.suggested_order_quantity else "")
         lines.append(f"{material} at site {site}: {when} (on hand {alert.quantity_on_hand:g}{order})")
-    count = len(alerts)
     return Alert(kind="critical_stock",
-                 title=f"{count} new critical stock alert{'s' if count != 1 else ''}",
+                 title=f"{_count(len(alerts), 'new critical stock alert')}",
                  lines=tuple(lines), url=url)
 
 

@@ -60,7 +60,7 @@ def parse_failure(text: str) -> Failure:
     match = _FAILURE.match(text)
     if not match:
         return Failure(text=text, detail=text)
-    detail = match["detail"].strip()
+    detail = match["detail"].rstrip()  # "(column) failed on ..." or " 'description' (column) failed on ..."
     sample_match = _SAMPLE.search(detail)
     sample = sample_match["sample"] if sample_match else None
     if sample_match:

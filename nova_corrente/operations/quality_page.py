@@ -22,9 +22,33 @@ STATUSES = ("loaded", "passed", "rejected")
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """One verdict of the raw gate that rejected a run's batches: those that failed, and those held back with them."""
+
+    validated_at: datetime | None
+    interval_start: datetime | None
+    interval_end: datetime | None
+    failing: list[quality_history.Batch]
+    held_back: list[quality_history.Batch]
+
+
+def rejections(rejected: list[quality_history.Batch]) -> list[Rejection]:
+    """Group rejected batches by the gate verdict that rejected them (same validation time and interval)."""
+    groups: dict[tuple, list[quality_history.Batch]] = {}
+    for batch in rejected:
+        groups.setdefault((batch.validated_at, batch.interval_end), []).append(batch)
+    out = []
+    for (validated_at, interval_end), batches in groups.items():
+        failing = [b for b in batches if any(f.suite for f in b.failures)]
+        out.append(Rejection(validated_at, batches[0].interval_start, interval_end, failing,
+                             [b for b in batches if b not in failing]))
+    return sorted(out, key=lambda r: r.validated_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+
+
+@dataclass(frozen=True)
 class PageData:
     batches: list[quality_history.Batch]
-    rejected: list[quality_history.Batch]
+    rejections: list[Rejection]
     validations: list[quality_history.Validation]
     quarantined: list[quality_history.QuarantineGroup]
     reconciliations: list[quality_history.Reconciliation]
@@ -45,7 +69,7 @@ def collect(
         raise ValueError(f"unknown batch status {status!r}; expected one of {', '.join(STATUSES)}")
     return PageData(
         batches=quality_history.batch_history(pg, limit=limit, status=status),
-        rejected=quality_history.batch_history(pg, limit=20, status="rejected"),
+        rejections=rejections(quality_history.batch_history(pg, limit=100, status="rejected"))[:10],
         validations=quality_history.latest_validations(validations_dir),
         quarantined=quality_history.quarantined(pg, limit=50),
         reconciliations=quality_history.latest_reconciliations(pg),
@@ -83,16 +107,17 @@ Generated {{ data.generated_at | when }}.</p>
 <nav><a href="?">all batches</a>{% for s in statuses %}<a href="?status={{ s }}">{{ s }}</a>{% endfor %}</nav>
 
 <h2 id="rejected">Rejected batches</h2>
-{% if not data.rejected %}<p>No batch has been rejected.</p>{% endif %}
-{% for b in data.rejected %}
-<div class="card rejected-batch" data-batch="{{ b.batch_id }}">
- <b>{{ b.source }}</b> <span class="badge rejected">rejected</span>
- <span class="muted">batch <code>{{ b.batch_id }}</code>, interval {{ b.interval_start | when }} → {{ b.interval_end | when }},
- {{ "{:,}".format(b.row_count) }} rows, validated {{ b.validated_at | when }}</span>
- <table><tr><th>suite</th><th>failing expectation</th><th>what failed</th><th>sample bad values</th></tr>
- {% for f in b.failures %}<tr><td>{{ f.suite or "–" }}</td><td><code>{{ f.expectation or "–" }}</code></td><td>{{ f.detail }}</td><td><code>{{ f.sample or "–" }}</code></td></tr>
- {% else %}<tr><td colspan="4">no reason recorded</td></tr>{% endfor %}
+{% if not data.rejections %}<p>No batch has been rejected.</p>{% endif %}
+{% for r in data.rejections %}
+<div class="card rejection">
+ <b>Raw gate rejected {{ r.failing | length + r.held_back | length }} batches</b>
+ <span class="muted">interval {{ r.interval_start | when }} → {{ r.interval_end | when }}, validated {{ r.validated_at | when }}</span>
+ <table><tr><th>source</th><th>batch</th><th class="num">rows</th><th>suite</th><th>failing expectation</th><th>what failed</th><th>sample bad values</th></tr>
+ {% for b in r.failing %}{% for f in b.failures if f.suite %}<tr class="failure" data-batch="{{ b.batch_id }}"><td><b>{{ b.source }}</b></td><td><code>{{ b.batch_id }}</code></td>
+ <td class="num">{{ "{:,}".format(b.row_count) }}</td><td>{{ f.suite }}</td><td><code>{{ f.expectation }}</code></td><td>{{ f.detail }}</td><td><code>{{ f.sample or "–" }}</code></td></tr>{% endfor %}
+ {% else %}<tr><td colspan="7">{{ r.held_back[0].failure_reason if r.held_back else "no reason recorded" }}</td></tr>{% endfor %}
  </table>
+ {% if r.held_back %}<p class="muted">Held back with them (all or nothing per run): {% for b in r.held_back %}<code>{{ b.source }}</code> ({{ "{:,}".format(b.row_count) }} rows){{ ", " if not loop.last }}{% endfor %}</p>{% endif %}
 </div>
 {% endfor %}
 

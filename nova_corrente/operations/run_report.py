@@ -108,6 +108,7 @@ class RunReport:
     interval_end: datetime | None
     outcome: str
     failed_tasks: list[str]
+    not_run_tasks: int
     batches: list[quality_history.Batch]
     quarantined: list[quality_history.QuarantineGroup]
     reconciliations: list[quality_history.Reconciliation]
@@ -138,9 +139,9 @@ def collect(
     from nova_corrente.extract.connections import close_quietly, connect
 
     states = {task_id: state for task_id, state in task_states.items() if task_id != report_task_id}
-    failed = sorted(task_id for task_id, state in states.items() if state in {"failed", "upstream_failed"})
-    hard_failed = [task_id for task_id in failed if states[task_id] == "failed"]
-    if hard_failed:
+    failed = sorted(task_id for task_id, state in states.items() if state == "failed")
+    not_run = sum(1 for state in states.values() if state == "upstream_failed")
+    if failed:
         outcome = "FAILED"
     elif any(state not in {"success", "skipped"} for state in states.values()):
         outcome = "INCOMPLETE"
@@ -166,7 +167,7 @@ def collect(
     plots = nova_home() / "forecast_runs" / forecast_run if forecast_run else None
     return RunReport(
         dag_id=dag_id, run_id=run_id, interval_start=interval_start, interval_end=interval_end,
-        outcome=outcome, failed_tasks=failed,
+        outcome=outcome, failed_tasks=failed, not_run_tasks=not_run,
         batches=quality_history.batches(pg, ids),
         quarantined=quality_history.quarantined(pg, batch_ids=ids),
         reconciliations=[r for r in quality_history.latest_reconciliations(pg)
@@ -217,6 +218,11 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
+def _feed(source: str) -> str:
+    """ERP tables stay as they are; feed files count per feed (``file:weather/weather_2026-01.csv`` -> ``file:weather``)."""
+    return source.split("/", 1)[0] if source.startswith("file:") else source
+
+
 def _counts(counter: Counter) -> str:
     total = sum(counter.values())
     return f"{total} ({', '.join(f'{n} {state}' for state, n in counter.most_common())})" if total else "0"
@@ -231,7 +237,8 @@ def render_markdown(report: RunReport) -> str:
         f"report generated {_when(report.generated_at)}.",
     ]
     if report.failed_tasks:
-        out.append(f"Failed tasks: {', '.join(f'`{t}`' for t in report.failed_tasks)}.")
+        out.append(f"Failed tasks: {', '.join(f'`{t}`' for t in report.failed_tasks)}"
+                   f"{f'; {report.not_run_tasks} not run (upstream failed)' if report.not_run_tasks else ''}.")
 
     rejected = [b for b in report.batches if b.status == "rejected"]
     passed = [b for b in report.batches if b.status == "passed"]
@@ -239,13 +246,14 @@ def render_markdown(report: RunReport) -> str:
             f"{len(report.batches)} batches: {len(passed)} passed, {len(rejected)} rejected, "
             f"{len(report.batches) - len(passed) - len(rejected)} not validated.", ""]
     if report.batches:
-        rows_per_source: dict[str, tuple[int, set[str]]] = {}
+        rows_per_source: dict[str, tuple[int, int, set[str]]] = {}
         for batch in report.batches:
-            rows, states = rows_per_source.get(batch.source, (0, set()))
-            rows_per_source[batch.source] = (rows + batch.row_count, states | {batch.status})
-        out += ["| source | rows | status |", "|---|---:|---|"]
-        out += [f"| {_cell(source)} | {rows:,} | {', '.join(sorted(states))} |"
-                for source, (rows, states) in sorted(rows_per_source.items())]
+            source = _feed(batch.source)
+            rows, count, states = rows_per_source.get(source, (0, 0, set()))
+            rows_per_source[source] = (rows + batch.row_count, count + 1, states | {batch.status})
+        out += ["| source | batches | rows | status |", "|---|---:|---:|---|"]
+        out += [f"| {_cell(source)} | {count} | {rows:,} | {', '.join(sorted(states))} |"
+                for source, (rows, count, states) in sorted(rows_per_source.items())]
     if rejected:
         out += ["", "**Rejected batches and why:**", ""]
         for batch in rejected:
@@ -303,11 +311,13 @@ def note_text(report: RunReport, markdown_path: Path | None) -> str:
              f"dbt models {_counts(report.dbt.models)}; tests {_counts(report.dbt.tests)}"]
     if report.failed_tasks:
         lines.append("Failed: " + ", ".join(f"`{t}`" for t in report.failed_tasks[:5])
-                     + (" …" if len(report.failed_tasks) > 5 else ""))
-    for batch in rejected[:3]:
-        for failure in batch.failures[:1]:
-            lines.append(f"- `{batch.source}`: {failure.expectation or ''}{failure.detail[:150]}"
-                         + (f" sample {failure.sample[:80]}" if failure.sample else ""))
+                     + (" …" if len(report.failed_tasks) > 5 else "")
+                     + (f"; {report.not_run_tasks} tasks not run" if report.not_run_tasks else ""))
+    # the batches that failed an expectation themselves (the others were only held back with them)
+    for batch in [b for b in rejected if any(f.suite for f in b.failures)][:3]:
+        for failure in [f for f in batch.failures if f.suite][:1]:
+            lines.append(f"- `{batch.source}`: {failure.expectation}{failure.detail[:150]}"
+                         + (f", sample {failure.sample[:80]}" if failure.sample else ""))
     if report.forecast_models:
         lines.append("Forecast: " + ", ".join(f"{c}→{m} ({n})" for c, m, n in report.forecast_models[:6]))
     if report.top_reorders:

@@ -80,7 +80,7 @@ def test_gate_alert_names_suite_expectation_sample_and_the_batches_held_back():
     assert alert.title == "nova_corrente_daily: raw quality gate rejected 2 batches"
     assert ("suite raw_erp_stock_movements, batch erp.stock_movements|2026-03-02T09:00:00+00:00: "
             "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows; sample bad values: [-40]") in text
-    assert "Batches held back (2, 15 rows" in text
+    assert "Batches held back (2 batches, 15 rows" in text
     assert "  erp.materials|2026-03-02T09:00:00+00:00 (3 rows)" in text
     assert "<li>" in alert.html() and "&lt;" not in alert.title
 
@@ -166,7 +166,7 @@ def test_raw_gate_failure_callback_reports_the_held_back_batches(receivers, pg, 
     mail = smtp.wait_for(lambda m: "gate rejected" in m["subject"], timeout=10)
     assert mail["subject"] == "[Nova Corrente] nova_corrente_daily: raw quality gate rejected 2 batches"
     assert "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows; sample bad values: [-40]" in mail["body"]
-    assert "Batches held back (2, 15 rows" in mail["body"]
+    assert "Batches held back (2 batches, 15 rows" in mail["body"]
 
 
 def test_deadline_callback_runs_on_an_event_loop(receivers):

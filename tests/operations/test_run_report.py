@@ -74,13 +74,14 @@ def test_dbt_tasks_are_counted_by_kind_and_state():
 def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts):
     _load(marts)
     report = _collect(marts)
-    assert report.outcome == "FAILED" and "gate_raw" in report.failed_tasks and "run_report" not in report.failed_tasks
+    assert report.outcome == "FAILED" and report.failed_tasks == ["gate_raw"] and report.not_run_tasks == 8
     assert sorted(b.source for b in report.batches) == ["erp.materials", "erp.stock_movements", "file:weather/2026-03.csv"]
 
     markdown = run_report.render_markdown(report)
     assert markdown.startswith("# nova_corrente_daily: FAILED\n")
     assert "3 batches: 1 passed, 2 rejected, 0 not validated." in markdown
-    assert "| erp.stock_movements | 12 | rejected |" in markdown
+    assert "| erp.stock_movements | 1 | 12 | rejected |" in markdown
+    assert "| file:weather | 1 | 31 | passed |" in markdown  # feed files count per feed
     assert f"- `erp.stock_movements|{INTERVAL_END.isoformat()}`: {BAD_REASON}" in markdown
     assert "Models: 3 (3 upstream_failed); tests: 1 (1 upstream_failed)." in markdown
     assert "| intermittent | croston_sba | 2 |" in markdown and "| smooth | ets | 1 |" in markdown
@@ -92,7 +93,9 @@ def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts)
 
     note = run_report.note_text(report, None)
     assert note.startswith(f"{run_report.NOTE_PREFIX} **FAILED** — 3 batches, 2 rejected")
-    assert "`erp.stock_movements`: expect_column_values_to_be_between(quantity) failed on 1 of 12 rows sample [-40]" in note
+    assert "Failed: `gate_raw`; 8 tasks not run" in note
+    assert "`erp.stock_movements`: expect_column_values_to_be_between(quantity) failed on 1 of 12 rows, sample [-40]" in note
+    assert "erp.materials" not in note  # only held back with the run: in the full report, not the note
     assert "Forecast: intermittent→croston_sba (2), smooth→ets (1)" in note
     assert len(note) <= run_report.NOTE_MAX_CHARS
 
@@ -130,6 +133,7 @@ def test_long_notes_are_cut_to_what_airflow_stores(marts):
     report.failed_tasks = [f"transform.model_{i}_run" for i in range(200)]
     short = run_report.note_text(report, None)
     assert "120 batches, 80 rejected" in short and "transform.model_4_run` …" in short  # lists are capped
+    assert len(short) < run_report.NOTE_MAX_CHARS
     note = run_report.note_text(report, Path("/srv/nova/" + "very_long_folder/" * 60 + "report.md"))
     assert len(note) == run_report.NOTE_MAX_CHARS and note.endswith("…")
 

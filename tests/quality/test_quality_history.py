@@ -116,9 +116,11 @@ def test_missing_quarantine_tables_read_as_empty_and_present_ones_are_shown(gate
 def test_the_page_shows_the_rejected_batch_and_loads_nothing_from_outside(gated):
     pg, _, bad, validations_dir = gated
     page = quality_page.render(quality_page.collect(pg, validations_dir=validations_dir))
-    card = page[page.index('class="card rejected-batch"'):page.index("</div>", page.index('class="card rejected-batch"'))]
-    assert bad in card and "raw_erp_stock_movements" in card
-    assert "expect_column_values_to_be_in_set" in card and "[&#39;theft&#39;]" in card
+    card = page[page.index('class="card rejection"'):page.index("</div>", page.index('class="card rejection"'))]
+    row = card[card.index(f'<tr class="failure" data-batch="{bad}">'):]
+    row = row[:row.index("</tr>")]
+    assert "erp.stock_movements" in row and "raw_erp_stock_movements" in row
+    assert "expect_column_values_to_be_in_set" in row and "[&#39;theft&#39;]" in row
     assert 'data-suite="raw_erp_stock_movements"' in page
     # no script, no stylesheet or image from anywhere: everything is inline
     assert "<script" not in page and re.findall(r'(?:src|href)="(?!\?|#)[^"]*"', page) == []
@@ -143,3 +145,20 @@ def test_pruning_keeps_the_retention_and_each_suites_latest_run(gated, monkeypat
     monkeypatch.setenv("NOVA_GX_RESULTS_RETENTION_DAYS", "0")
     with pytest.raises(ValueError, match="keep at least 1 day"):
         quality_history.prune_validation_results(validations_dir)
+
+
+def test_rejections_group_a_runs_batches_into_failing_and_held_back():
+    end, at = DAY2, DAY2 + timedelta(hours=1)
+
+    def batch(source, reason, validated_at=at):
+        return quality_history.Batch(f"{source}|x", source, end - timedelta(days=1), end, 3, "rejected", at,
+                                     validated_at, reason)
+
+    own = batch("erp.stock_movements", "suite raw_erp_stock_movements (batch erp.stock_movements|x): "
+                                       "expect_column_values_to_be_in_set(movement_type) failed on 1 of 3 rows, sample: ['theft']")
+    with_it = batch("erp.materials", "rejected with its run: erp.stock_movements|x failed raw_erp_stock_movements")
+    earlier = batch("erp.sites", "suite raw_erp_sites (batch erp.sites|x): expect_column_values_to_not_be_null(city) "
+                                 "failed on 1 of 3 rows, sample: [None]", validated_at=at - timedelta(days=1))
+    latest, older = quality_page.rejections([with_it, own, earlier])
+    assert (latest.failing, latest.held_back) == ([own], [with_it])
+    assert (older.failing, older.held_back) == ([earlier], [])
