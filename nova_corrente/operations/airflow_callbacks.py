@@ -1,8 +1,7 @@
 """Airflow callbacks that turn run events into alerts (``nova_corrente.operations.alerts``).
 
 * ``on_task_failure``: a task's ``on_failure_callback`` (set in the DAG's ``default_args``): called
-  once the task has failed for good, after its retries. A failed raw gate becomes a *gate rejected*
-  alert naming suite, expectation, sample bad values and the batches held back.
+  once the task has failed for good, after its retries.
 * ``on_deadline_missed``: the async callback of the daily DAG's deadline alert (runs in the triggerer).
 
 They never raise: a callback that fails is only logged by Airflow, so they log what went wrong.
@@ -18,40 +17,14 @@ from nova_corrente.operations import alerts
 
 log = logging.getLogger(__name__)
 
-RAW_GATE_TASK = "gate_raw"
-EXTRACT_TASK = "extract_load"
-
-
 def failure_alert(context: Mapping[str, Any]) -> alerts.Alert:
-    """The alert for a task that failed for good: a gate rejection or a plain task failure."""
+    """The alert for a task that failed for good."""
     ti = context["ti"]
     dag_id, task_id, run_id = ti.dag_id, ti.task_id, ti.run_id
-    run_url = alerts.ui_url(alerts.run_path(dag_id, run_id))
-    if task_id == RAW_GATE_TASK:
-        held_back = _held_back_batches(ti)
-        if held_back:
-            from nova_corrente.operations.quality_history import quarantined
-
-            quarantined_rows = sum(group.rows for group in quarantined(_settings(), batch_ids=[b.batch_id for b in held_back]))
-            return alerts.gate_rejected(dag_id, run_id, held_back, url=run_url, quarantined_rows=quarantined_rows)
     error = context.get("exception")
     task_url = alerts.ui_url(f"{alerts.run_path(dag_id, run_id)}/tasks/{task_id}")
     return alerts.task_failed(dag_id, task_id, run_id, tries=int(getattr(ti, "try_number", 1) or 1),
                               error=f"{type(error).__name__}: {error}" if error else "", url=task_url)
-
-
-def _settings():
-    from nova_corrente.settings import postgres_settings
-
-    return postgres_settings()
-
-
-def _held_back_batches(ti: Any) -> list:
-    from nova_corrente.operations.quality_history import batches
-
-    loaded = ti.xcom_pull(task_ids=EXTRACT_TASK) or {}
-    batch_ids = loaded.get("batch_ids") or []
-    return [batch for batch in batches(_settings(), batch_ids) if batch.status == "rejected"]
 
 
 def on_task_failure(context: Mapping[str, Any]) -> None:

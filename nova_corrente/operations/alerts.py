@@ -181,28 +181,41 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 
 
 def gate_rejected(dag_id: str, run_id: str, held_back: Sequence[Any], url: str | None = None,
-                  quarantined_rows: int = 0) -> Alert:
-    """The raw gate rejected the run's batches: which expectations failed, on what, what is held back.
+                  quarantined: Sequence[Any] = ()) -> Alert:
+    """The raw gate held batches back whole and/or quarantined rows: which rules failed, on what, what is held back.
 
-    ``held_back``: ``quality_history.Batch`` records (status ``rejected``).
+    ``held_back``: ``quality_history.Batch`` records (status ``rejected``); ``quarantined``:
+    ``quality_history.QuarantineGroup`` records of the run's batches.
     """
-    own = [batch for batch in held_back if batch.failure_reason and not batch.failure_reason.startswith("rejected with")]
     lines = []
-    for batch in own:
+    for batch in held_back:
+        lines.append(f"Held back: {batch.batch_id} ({_count(batch.row_count, 'row')})"
+                     + (f": {batch.verdict}" if batch.verdict else ""))
         for failure in batch.failures:
-            where = f"suite {failure.suite}" if failure.suite else "gate"
+            where = f"suite {failure.suite}: " if failure.suite else ""
             what = f"{failure.expectation}{failure.detail}" if failure.expectation else failure.detail
             sample = f"; sample bad values: {failure.sample}" if failure.sample else ""
-            lines.append(f"{where}, batch {batch.batch_id}: {what}{sample}")
-    total_rows = sum(batch.row_count for batch in held_back)
-    lines.append(f"Batches held back ({_count(len(held_back), 'batch', 'batches')}, {_count(total_rows, 'row')}; "
-                 "the marts keep their previous content):")
-    lines.extend(f"  {batch.batch_id} ({_count(batch.row_count, 'row')})" for batch in held_back)
+            lines.append(f"  {where}{what}{sample}")
+    held_ids = {batch.batch_id for batch in held_back}
+    quarantine = [group for group in quarantined if group.batch_id not in held_ids]
+    quarantined_rows = sum(group.rows for group in quarantine)
+    for group in quarantine:
+        column = f" ({group.column_name})" if group.column_name else ""
+        lines.append(f"Quarantined: {_count(group.rows, 'row')} of {group.batch_id}, rule '{group.rule}'{column}; "
+                     f"sample bad values: {', '.join(group.sample_values)}")
+    if held_back:
+        total_rows = sum(batch.row_count for batch in held_back)
+        lines.append(f"Held back whole: {_count(len(held_back), 'batch', 'batches')}, {_count(total_rows, 'row')}; "
+                     "the marts keep their previous content for those sources.")
+    if quarantine:
+        lines.append("Quarantined rows are in audit.quarantined_rows; the rest of their batches went on.")
+    lines.append(f"DAG run: {run_id}. Fix the source; the next run picks the corrected rows up.")
+    found = []
+    if held_back:
+        found.append(f"held back {_count(len(held_back), 'batch', 'batches')}")
     if quarantined_rows:
-        lines.append(f"Rows quarantined in audit.quarantined_rows: {quarantined_rows:,}")
-    lines.append(f"DAG run: {run_id}. Fix the source, then re-run the day.")
-    return Alert(kind="gate_rejected",
-                 title=f"{dag_id}: raw quality gate rejected {_count(len(held_back), 'batch', 'batches')}",
+        found.append(f"quarantined {_count(quarantined_rows, 'row')}")
+    return Alert(kind="gate_rejected", title=f"{dag_id}: raw quality gate {' and '.join(found) or 'found problems'}",
                  lines=tuple(lines), url=url)
 
 

@@ -1,5 +1,7 @@
 """The daily DAG's operational tasks, as functions its thin tasks call.
 
+* ``alert_held_back_batches``: after the raw gate, the batches it held back whole and the rows it
+  quarantined, to on-call (the run goes on with the good data; its final audit fails it);
 * ``refresh_dbt_docs``: after the dbt models are built, the docs site the UI shows (``dbt_docs``);
 * ``notify_stock_alerts``: after the marts gate, new critical stock alerts to on-call (``stock_alerts``);
 * ``run_report``: the run's report (teardown: runs whatever failed), written under
@@ -17,6 +19,19 @@ from typing import Any
 from nova_corrente.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
+DAG_ID = "nova_corrente_daily"
+
+
+def alert_held_back_batches(pg: PostgresSettings, batch_ids: Sequence[str], dag_run_id: str) -> dict[str, Any]:
+    """Alert when the raw gate held back batches of the run or quarantined rows of them; else nothing."""
+    from nova_corrente.operations import alerts, quality_history
+
+    held_back = [b for b in quality_history.batches(pg, batch_ids) if b.status == "rejected"]
+    quarantined = quality_history.quarantined(pg, batch_ids=batch_ids)
+    if held_back or quarantined:
+        url = alerts.ui_url(alerts.run_path(DAG_ID, dag_run_id))
+        alerts.deliver(alerts.gate_rejected(DAG_ID, dag_run_id, held_back, url=url, quarantined=quarantined))
+    return {"held_back": [b.batch_id for b in held_back], "quarantined_rows": sum(g.rows for g in quarantined)}
 
 
 def refresh_dbt_docs(pg: PostgresSettings) -> dict[str, Any]:
@@ -32,7 +47,7 @@ def notify_stock_alerts(pg: PostgresSettings, dag_run_id: str | None) -> dict[st
     from nova_corrente.operations.stock_alerts import notify_new_critical_alerts
 
     def send(new: Sequence[alerts.CriticalStockAlert]) -> None:
-        url = alerts.ui_url(alerts.run_path("nova_corrente_daily", dag_run_id)) if dag_run_id else None
+        url = alerts.ui_url(alerts.run_path(DAG_ID, dag_run_id)) if dag_run_id else None
         alerts.deliver(alerts.critical_stock(new, url=url))
 
     new = notify_new_critical_alerts(pg, send, dag_run_id=dag_run_id)

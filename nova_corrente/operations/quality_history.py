@@ -11,9 +11,11 @@
 * retention: ``prune_validation_results`` deletes results older than ``NOVA_GX_RESULTS_RETENTION_DAYS``
   (default 30) but always keeps each suite's latest run.
 
-A rejected batch's ``failure_reason`` holds the gate's failure lines joined by ``"; "``, each
-``suite <suite> (<batch>): <expectation>(<columns>) failed on <n> of <rows> rows, sample: [...]``
-(``nova_corrente.quality.gates``); ``parse_failure`` splits one back into its parts.
+A judged batch's ``failure_reason`` (``nova_corrente.quality.gates``) is a verdict followed by the
+failures it rests on, joined by ``"; "``: ``held back whole: 7 of 20 rows (35.0%) broke row rules, ...:
+rule 'movement_type in (...)' (movement_type) failed on 7 of 20 rows, sample: ['theft']``, or a
+structural problem ``suite <suite> (batch <batch>): <expectation>(<columns>) failed ...``;
+``parse_reason`` splits it back into the verdict and one ``Failure`` per rule or expectation.
 """
 
 from __future__ import annotations
@@ -39,33 +41,67 @@ VALIDATIONS_DIR = PROJECT_ROOT / "gx" / "uncommitted" / "validations"
 RETENTION_VARIABLE = "NOVA_GX_RESULTS_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
 _RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_FAILURE = re.compile(r"^suite (?P<suite>\S+) \((?P<batch>[^)]*)\): (?P<expectation>[a-z_]+)(?P<detail>.*)$", re.S)
+_SUITE_FAILURE = re.compile(r"^suite (?P<suite>\S+) \((?P<batch>[^)]*)\): (?P<expectation>[a-z_]+)(?P<detail>.*)$", re.S)
+_RULE_FAILURE = re.compile(r"^rule '(?P<rule>.*?)' (?P<detail>\(.*)$", re.S)
 _SAMPLE = re.compile(r", sample: (?P<sample>.*)$", re.S)
+# where the failures begin in a reason, and where one ends and the next begins
+_FIRST_FAILURE = re.compile(r"(?:^|: )(?=rule '|suite \S+ \(|\d+ unparsable row)")
+_NEXT_FAILURE = re.compile(r"; (?=rule '|suite \S+ \(|\d+ unparsable row)")
 
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed expectation, as the gate described it."""
+    """One failed rule or expectation, as the gate described it."""
 
     text: str
     suite: str | None = None
-    expectation: str | None = None
+    expectation: str | None = None  # the expectation type, or the rule for a row rule
     detail: str = ""
     sample: str | None = None
 
 
-def parse_failure(text: str) -> Failure:
-    """Split a gate failure line into suite, expectation, detail and sample (best effort)."""
+def parse_failure(text: str, suite: str | None = None) -> Failure:
+    """Split one failure into suite, expectation (or rule), detail and sample (best effort).
+
+    ``suite`` is the suite of the batch's source, for the row-rule form which does not name it.
+    """
     text = text.strip()
-    match = _FAILURE.match(text)
-    if not match:
+    match = _SUITE_FAILURE.match(text)
+    if match:
+        suite, expectation, detail = match["suite"], match["expectation"], match["detail"]
+    elif (match := _RULE_FAILURE.match(text)):
+        expectation, detail = f"rule '{match['rule']}'", " " + match["detail"]
+    else:
         return Failure(text=text, detail=text)
-    detail = match["detail"].rstrip()  # "(column) failed on ..." or " 'description' (column) failed on ..."
+    detail = detail.rstrip()  # "(column) failed on ..." or " 'description' (column) failed on ..."
     sample_match = _SAMPLE.search(detail)
     sample = sample_match["sample"] if sample_match else None
     if sample_match:
         detail = detail[: sample_match.start()]
-    return Failure(text=text, suite=match["suite"], expectation=match["expectation"], detail=detail, sample=sample)
+    return Failure(text=text, suite=suite, expectation=expectation, detail=detail, sample=sample)
+
+
+def parse_reason(reason: str | None, suite: str | None = None) -> tuple[str, list[Failure]]:
+    """(verdict, failures) of a ``failure_reason``; a reason without failures is all verdict."""
+    if not reason:
+        return "", []
+    start = _FIRST_FAILURE.search(reason)
+    if start is None:
+        return reason.strip(), []
+    verdict = reason[: start.start()].strip()
+    parts = _NEXT_FAILURE.split(reason[start.end():])
+    return verdict, [parse_failure(part, suite) for part in parts if part.strip()]
+
+
+def suite_of(source: str) -> str | None:
+    """The raw suite that validates a source (``raw_<raw table>``), when the source has a contract."""
+    try:
+        from nova_corrente.contracts import contract_for_source
+        from nova_corrente.quality.suites import raw_suite_name
+    except ImportError:  # a platform without contracts: the reasons name their suites themselves
+        return None
+    contract = contract_for_source(source)
+    return raw_suite_name(contract) if contract is not None else None
 
 
 @dataclass(frozen=True)
@@ -83,11 +119,14 @@ class Batch:
     failure_reason: str | None
 
     @property
+    def verdict(self) -> str:
+        """The gate's verdict without the failures, e.g. ``held back whole: 7 of 20 rows (35.0%) broke row rules ...``."""
+        return parse_reason(self.failure_reason)[0]
+
+    @property
     def failures(self) -> list[Failure]:
-        """The failed expectations of a rejected batch (its own, or those of the run it went with)."""
-        if not self.failure_reason:
-            return []
-        return [parse_failure(part) for part in self.failure_reason.split("; ") if part.strip()]
+        """The failed rules and expectations the verdict rests on."""
+        return parse_reason(self.failure_reason, suite_of(self.source))[1]
 
 
 _BATCH_COLUMNS = (

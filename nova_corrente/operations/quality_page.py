@@ -39,7 +39,7 @@ def rejections(rejected: list[quality_history.Batch]) -> list[Rejection]:
         groups.setdefault((batch.validated_at, batch.interval_end), []).append(batch)
     out = []
     for (validated_at, interval_end), batches in groups.items():
-        failing = [b for b in batches if any(f.suite for f in b.failures)]
+        failing = [b for b in batches if b.failures]
         out.append(Rejection(validated_at, batches[0].interval_start, interval_end, failing,
                              [b for b in batches if b not in failing]))
     return sorted(out, key=lambda r: r.validated_at or datetime.min.replace(tzinfo=UTC), reverse=True)
@@ -106,18 +106,20 @@ PAGE = _ENV.from_string(
 Generated {{ data.generated_at | when }}.</p>
 <nav><a href="?">all batches</a>{% for s in statuses %}<a href="?status={{ s }}">{{ s }}</a>{% endfor %}</nav>
 
-<h2 id="rejected">Rejected batches</h2>
-{% if not data.rejections %}<p>No batch has been rejected.</p>{% endif %}
+<h2 id="rejected">Batches held back</h2>
+{% if not data.rejections %}<p>No batch has been held back.</p>{% endif %}
 {% for r in data.rejections %}
 <div class="card rejection">
- <b>Raw gate rejected {{ r.failing | length + r.held_back | length }} batches</b>
+ <b>Raw gate held back {{ r.failing | length + r.held_back | length }} batch{{ "es" if (r.failing | length + r.held_back | length) != 1 else "" }}</b>
  <span class="muted">interval {{ r.interval_start | when }} → {{ r.interval_end | when }}, validated {{ r.validated_at | when }}</span>
- <table><tr><th>source</th><th>batch</th><th class="num">rows</th><th>suite</th><th>failing expectation</th><th>what failed</th><th>sample bad values</th></tr>
- {% for b in r.failing %}{% for f in b.failures if f.suite %}<tr class="failure" data-batch="{{ b.batch_id }}"><td><b>{{ b.source }}</b></td><td><code>{{ b.batch_id }}</code></td>
- <td class="num">{{ "{:,}".format(b.row_count) }}</td><td>{{ f.suite }}</td><td><code>{{ f.expectation }}</code></td><td>{{ f.detail }}</td><td><code>{{ f.sample or "–" }}</code></td></tr>{% endfor %}
- {% else %}<tr><td colspan="7">{{ r.held_back[0].failure_reason if r.held_back else "no reason recorded" }}</td></tr>{% endfor %}
+ <table><tr><th>suite</th><th>failing rule / expectation</th><th>what failed</th><th>sample bad values</th></tr>
+ {% for b in r.failing %}<tr class="batch-head"><td colspan="4"><span class="badge rejected">rejected</span> <b>{{ b.source }}</b>
+  <code>{{ b.batch_id }}</code> · {{ "{:,}".format(b.row_count) }} rows{% if b.verdict %} · {{ b.verdict }}{% endif %}</td></tr>
+ {% for f in b.failures %}<tr class="failure" data-batch="{{ b.batch_id }}"><td>{{ f.suite or "–" }}</td><td><code>{{ f.expectation or "–" }}</code></td>
+  <td>{{ f.detail }}</td><td><code>{{ f.sample or "–" }}</code></td></tr>{% endfor %}
+ {% else %}<tr><td colspan="4">{{ r.held_back[0].failure_reason if r.held_back else "no reason recorded" }}</td></tr>{% endfor %}
  </table>
- {% if r.held_back %}<p class="muted">Held back with them (all or nothing per run): {% for b in r.held_back %}<code>{{ b.source }}</code> ({{ "{:,}".format(b.row_count) }} rows){{ ", " if not loop.last }}{% endfor %}</p>{% endif %}
+ {% if r.held_back %}<p class="muted">Held back with them: {% for b in r.held_back %}<code>{{ b.source }}</code> ({{ "{:,}".format(b.row_count) }} rows){{ ", " if not loop.last else "" }}{% endfor %}</p>{% endif %}
 </div>
 {% endfor %}
 
@@ -139,18 +141,18 @@ Generated {{ data.generated_at | when }}.</p>
 {% if data.reconciliations %}<h2 id="reconciliation">Reconciliation with the ERP (latest check)</h2>
 <table><tr><th>table</th><th>check</th><th class="num">ERP</th><th class="num">warehouse</th><th class="num">quarantined</th><th class="num">difference</th><th>status</th><th>checked</th><th>detail</th></tr>
 {% for r in data.reconciliations %}<tr><td>{{ r.table_name }}</td><td>{{ r.check_name }}</td><td class="num">{{ r.erp_value }}</td><td class="num">{{ r.warehouse_value }}</td>
-<td class="num">{{ r.quarantined_value }}</td><td class="num">{{ r.difference }}</td><td><span class="badge {{ 'success' if r.status in ('ok', 'passed', 'match') else 'warn' }}">{{ r.status }}</span></td>
+<td class="num">{{ r.quarantined_value }}</td><td class="num">{{ r.difference }}</td><td><span class="badge {{ {'ok': 'success', 'explained': 'warn'}.get(r.status, 'failed') }}">{{ r.status }}</span></td>
 <td>{{ r.checked_at | when }}</td><td>{{ r.detail or "" }}</td></tr>{% endfor %}
 </table>{% endif %}
 
 <h2 id="history">Batch history{% if data.status_filter %} ({{ data.status_filter }}){% endif %}</h2>
 <p class="muted">The newest {{ data.limit }} batches of <code>audit.load_batches</code>.</p>
 {% if not data.batches %}<p>No batch loaded yet.</p>{% else %}
-<table><tr><th>loaded</th><th>source</th><th>interval</th><th class="num">rows</th><th>status</th><th>batch</th><th>why rejected</th></tr>
+<table><tr><th>loaded</th><th>source</th><th>interval</th><th class="num">rows</th><th>status</th><th>batch</th><th>verdict</th></tr>
 {% for b in data.batches %}<tr class="batch" data-status="{{ b.status }}"><td>{{ b.loaded_at | when }}</td><td>{{ b.source }}</td>
 <td>{{ b.interval_start | when }} → {{ b.interval_end | when }}</td><td class="num">{{ "{:,}".format(b.row_count) }}</td>
 <td><span class="badge {{ b.status }}">{{ b.status }}</span></td><td><code>{{ b.batch_id }}</code></td>
-<td>{% for f in b.failures %}<div>{{ f.suite or "" }} <code>{{ f.expectation or "" }}</code>{{ f.detail }}{% if f.sample %} sample <code>{{ f.sample }}</code>{% endif %}</div>{% endfor %}</td></tr>{% endfor %}
+<td>{% if b.failure_reason %}<div>{{ b.verdict }}</div>{% endif %}{% for f in b.failures %}<div>{{ f.suite or "" }} <code>{{ f.expectation or "" }}</code>{{ f.detail }}{% if f.sample %} sample <code>{{ f.sample }}</code>{% endif %}</div>{% endfor %}</td></tr>{% endfor %}
 </table>{% endif %}
 </body></html>
 """

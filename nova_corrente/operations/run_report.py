@@ -255,10 +255,10 @@ def render_markdown(report: RunReport) -> str:
         out += [f"| {_cell(source)} | {count} | {rows:,} | {', '.join(sorted(states))} |"
                 for source, (rows, count, states) in sorted(rows_per_source.items())]
     if rejected:
-        out += ["", "**Rejected batches and why:**", ""]
+        out += ["", "**Batches held back and why:**", ""]
         for batch in rejected:
-            for failure in batch.failures or [quality_history.Failure(text="(no reason recorded)")]:
-                out.append(f"- `{batch.batch_id}`: {failure.text}")
+            out.append(f"- `{batch.batch_id}`: {batch.verdict or '(no reason recorded)'}")
+            out += [f"  - {f'suite {f.suite}: ' if f.suite else ''}{f.text}" for f in batch.failures]
     if report.quarantined:
         out += ["", "**Quarantined rows** (`audit.quarantined_rows`):", ""]
         out += [f"- `{g.batch_id}`: {g.rows:,} rows, rule {g.rule}"
@@ -313,11 +313,15 @@ def note_text(report: RunReport, markdown_path: Path | None) -> str:
         lines.append("Failed: " + ", ".join(f"`{t}`" for t in report.failed_tasks[:5])
                      + (" …" if len(report.failed_tasks) > 5 else "")
                      + (f"; {report.not_run_tasks} tasks not run" if report.not_run_tasks else ""))
-    # the batches that failed an expectation themselves (the others were only held back with them)
-    for batch in [b for b in rejected if any(f.suite for f in b.failures)][:3]:
-        for failure in [f for f in batch.failures if f.suite][:1]:
+    # the batches that failed a rule themselves (older runs held other batches back with them)
+    for batch in [b for b in rejected if any(f.expectation for f in b.failures)][:3]:
+        for failure in [f for f in batch.failures if f.expectation][:1]:
             lines.append(f"- `{batch.source}`: {failure.expectation}{failure.detail[:150]}"
                          + (f", sample {failure.sample[:80]}" if failure.sample else ""))
+    quarantined_rows = sum(group.rows for group in report.quarantined)
+    if quarantined_rows:
+        lines.append(f"Quarantined rows: {quarantined_rows} ("
+                     + ", ".join(f"{g.source} {g.rule}" for g in report.quarantined[:3]) + ")")
     if report.forecast_models:
         lines.append("Forecast: " + ", ".join(f"{c}→{m} ({n})" for c, m, n in report.forecast_models[:6]))
     if report.top_reorders:

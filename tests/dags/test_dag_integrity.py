@@ -29,6 +29,8 @@ for dag_id, dag in bag.dags.items():
         "tasks": {t.task_id: {"retries": t.retries, "upstream": sorted(t.upstream_task_ids),
                               "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
         "timetable": type(dag.timetable).__name__,
+        "schedule": sorted(a.name for a in getattr(dag.timetable.asset_condition, "objects", []))
+                    if hasattr(dag.timetable, "asset_condition") else None,
         "catchup": dag.catchup,
     }
 print("DAGBAG" + json.dumps(out))
@@ -57,9 +59,9 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
         assert dag["doc_md"], dag_id
         python_tasks = {tid: t for tid, t in dag["tasks"].items() if "." not in tid}
         assert python_tasks
-        # retries everywhere, except the quality gates: a data failure is not retried
+        # retries everywhere, except the quality gates and the run's audit: a data failure is not retried
         for task_id, task in python_tasks.items():
-            expected = 0 if task_id.startswith("gate_") else 2
+            expected = 0 if task_id.startswith("gate_") or task_id == "audit_run" else 2
             assert task["retries"] == expected, (dag_id, task_id)
 
 
@@ -82,6 +84,19 @@ def test_daily_dag_stages_are_wired_in_order(dagbag):
     assert all(up.startswith("publish_forecasts.") for up in tasks["gate_marts"]["upstream"])
     assert set(tasks["extract_load"]["outlets"]) == {"nova_raw_erp", "nova_raw_feeds"}
     assert "nova_forecasts" in tasks["forecast"]["outlets"]
+    # operations: the held-back alert after the raw gate, docs after the dbt models, stock alerts after the
+    # marts gate, and the run report after everything
+    assert tasks["alert_held_back_batches"]["upstream"] == ["extract_load", "gate_raw"]
+    assert any(up.startswith("publish_forecasts.") for up in tasks["refresh_dbt_docs"]["upstream"])
+    assert tasks["notify_stock_alerts"]["upstream"] == ["gate_marts"]
+    assert set(tasks["run_report"]["upstream"]) == {"alert_held_back_batches", "refresh_dbt_docs",
+                                                    "notify_stock_alerts", "audit_run"}
+
+
+def test_the_reorder_extract_runs_on_the_marts_asset(dagbag):
+    dag = dagbag["dags"]["nova_corrente_reorder_extract"]
+    assert dag["schedule"] == ["nova_marts"]
+    assert dagbag["dags"]["nova_corrente_daily"]["tasks"]["gate_marts"]["outlets"] == ["nova_marts", "nova_reorder_points"]
 
 
 def test_dag_files_do_no_database_work_at_parse_time(pg_module, tmp_path):

@@ -6,9 +6,9 @@ a local SMTP server and a local webhook receiver. In order:
 
 1. log in, open the DAG, trigger it with the Trigger button; the run succeeds and its report is its note;
 2. the dbt docs view (Browse menu) shows fct_reorder_points and its lineage;
-3. a bad ERP row: the next run stops at the raw gate, the alert names the suite, the expectation and
-   the bad value, and the data-quality page (Browse menu) shows the batch rejected with its failing
-   expectation;
+3. bad ERP rows: the raw gate of the next run holds their batch back (the run's final audit fails
+   the run), the alert names the suite, the rule and the bad values, and the data-quality page
+   (Browse menu) shows the batch held back with its failing rule;
 4. a run created after its deadline raises the deadline alert;
 5. every request the browser made stayed on 127.0.0.1.
 
@@ -265,23 +265,28 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
     docs.close()
 
 
-def _bad_consumption(ui: Ui) -> datetime:
-    """The ERP records an impossible consumption (-40) now; returns when."""
+BAD_ROWS = 6  # more than the gate's floor of 5 bad rows, all of the batch: held back whole
+
+
+def _bad_consumptions(ui: Ui) -> datetime:
+    """The ERP records six impossible consumptions (-40) now, on its best-stocked material-sites; returns when."""
     now = datetime.now(UTC)
     with psycopg2.connect(ui.pg.dsn(ui.pg.erp_db)) as conn, conn.cursor() as cur:
         cur.execute(
             "insert into erp.stock_movements (movement_id, material_id, site_id, movement_type, movement_date, "
             "quantity, purchase_order_id, created_at, updated_at) "
-            "select (select max(movement_id) + 1 from erp.stock_movements), material_id, site_id, 'consumption', "
-            "%s, -40, null, %s, %s from erp.stock_on_hand order by quantity_on_hand desc, material_id, site_id limit 1",
-            (now.date(), now, now),
+            "select (select max(movement_id) from erp.stock_movements) + row_number() over (), material_id, site_id, "
+            "'consumption', %s, -40, null, %s, %s from (select * from erp.stock_on_hand "
+            "order by quantity_on_hand desc, material_id, site_id limit %s) as best_stocked",
+            (now.date(), now, now, BAD_ROWS),
         )
+        assert cur.rowcount == BAD_ROWS
     conn.close()
     return now
 
 
-def test_a_bad_batch_is_rejected_alerted_and_shown_on_the_data_quality_page(ui: Ui):
-    recorded_at = _bad_consumption(ui)
+def test_a_bad_batch_is_held_back_alerted_and_shown_on_the_data_quality_page(ui: Ui):
+    recorded_at = _bad_consumptions(ui)
     # a run over the data since the last passed batches, up to now (the scheduler never starts a run
     # whose logical date is in the future, so the interval is given explicitly, as the trigger form allows)
     [(watermark,)] = ui.warehouse("select max(watermark_to) from audit.load_batches where status = 'passed'")
@@ -292,19 +297,23 @@ def test_a_bad_batch_is_rejected_alerted_and_shown_on_the_data_quality_page(ui: 
         "data_interval_start": watermark.isoformat(), "data_interval_end": now.isoformat(),
     }, "POST")
     run = ui.wait_for_run(run["dag_run_id"])
-    assert run["state"] == "failed"
-    assert ui.task_states("bad_batch")["gate_raw"] == "failed"
+    states = ui.task_states("bad_batch")
+    # the gate holds the batch back and the good data goes on; the run's final audit fails the run
+    assert run["state"] == "failed" and states["gate_raw"] == "success" and states["audit_run"] == "failed", states
     [(batch_id, reason)] = ui.warehouse("select batch_id, failure_reason from audit.load_batches "
                                         "where status = 'rejected' and source = 'erp.stock_movements'")
-    expectation = re.search(r"\): (expect_\w+|unexpected_rows_expectation)", reason)[1]
+    rule = re.search(rf"rule '([^']+)' \(quantity\) failed on {BAD_ROWS} of {BAD_ROWS} rows", reason)[1]
+    assert reason.startswith(f"held back whole: {BAD_ROWS} of {BAD_ROWS} rows")
 
-    # the alert: suite, expectation, sample bad value, batches held back
-    mail = ui.smtp.wait_for(lambda m: "gate rejected" in m["subject"], timeout=120)
-    assert "suite raw_erp_stock_movements" in mail["body"] and expectation in mail["body"]
-    assert "sample bad values: [" in mail["body"] and "-40" in mail["body"] and f"{batch_id} (1 row)" in mail["body"]
-    chat = ui.webhook.wait_for(lambda text: "gate rejected" in text, timeout=60)
-    assert "Batches held back" in chat and "-40" in chat
-    assert run["note"].startswith("Run report: **FAILED**") and "erp.stock_movements" in run["note"]
+    # the alert: suite, rule, sample bad values, the batch held back
+    mail = ui.smtp.wait_for(lambda m: "held back" in m["subject"], timeout=120)
+    assert mail["subject"].startswith(f"[Nova Corrente] {DAG_ID}: raw quality gate held back 1 batch")
+    assert f"Held back: {batch_id} ({BAD_ROWS} rows)" in mail["body"] and "-40" in mail["body"]
+    chat = ui.webhook.wait_for(lambda text: "held back" in text, timeout=60)
+    assert f"suite raw_erp_stock_movements: rule '{rule}' (quantity) failed on {BAD_ROWS} of {BAD_ROWS} rows" in chat
+    assert "sample bad values: [" in chat and "-40" in chat
+    assert run["note"].startswith("Run report: **FAILED**") and "`erp.stock_movements`" in run["note"]
+    assert "`audit_run`" in run["note"]
 
     # the data-quality page, from the UI menu
     page = ui.page
@@ -314,7 +323,8 @@ def test_a_bad_batch_is_rejected_alerted_and_shown_on_the_data_quality_page(ui: 
     failure = frame.locator(f".rejection tr.failure[data-batch='{batch_id}']")
     failure.wait_for()
     text = failure.inner_text()
-    assert "erp.stock_movements" in text and "raw_erp_stock_movements" in text and expectation in text and "-40" in text
+    assert "raw_erp_stock_movements" in text and rule in text and "-40" in text
+    assert "held back whole" in frame.locator(".rejection").first.inner_text()
     screenshot(page, "06_data_quality_rejected_batch")
 
 

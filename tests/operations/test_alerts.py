@@ -13,8 +13,8 @@ import pytest
 from alert_receivers import SmtpReceiver, WebhookReceiver, alert_env
 
 from nova_corrente.extract.warehouse_setup import ensure_warehouse_schemas
-from nova_corrente.operations import airflow_callbacks, alerts
-from nova_corrente.operations.quality_history import Batch
+from nova_corrente.operations import airflow_callbacks, alerts, daily_tasks
+from nova_corrente.operations.quality_history import Batch, QuarantineGroup
 
 ENV_KEYS = ("AIRFLOW_CONN_NOVA_ALERTS_SMTP", "NOVA_ALERT_EMAIL_TO", "AIRFLOW_CONN_NOVA_ALERTS_SLACK",
             "AIRFLOW__API__BASE_URL")
@@ -40,9 +40,10 @@ def _rejected(batch_id: str, rows: int, reason: str) -> Batch:
     return Batch(batch_id, batch_id.split("|")[0], end - timedelta(days=1), end, rows, "rejected", end, end, reason)
 
 
+# the gate's wording (nova_corrente.quality.gates): a verdict, then the rules it rests on
 MOVEMENTS_REASON = (
-    "suite raw_erp_stock_movements (batch erp.stock_movements|2026-03-02T09:00:00+00:00): "
-    "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows, sample: [-40]"
+    "held back whole: 7 of 12 rows (58.3%) broke row rules, more than 1.0% and more than 5 rows: "
+    "rule 'quantity > 0 except for adjustments' (quantity) failed on 7 of 12 rows, sample: [-40]"
 )
 
 
@@ -69,20 +70,29 @@ def test_channels_come_from_the_environment_and_half_configurations_are_named():
     assert both.email_to == ("a@x", "b@y") and both.slack and not both.problems
 
 
-def test_gate_alert_names_suite_expectation_sample_and_the_batches_held_back():
-    held = [
-        _rejected("erp.stock_movements|2026-03-02T09:00:00+00:00", 12, MOVEMENTS_REASON),
-        _rejected("erp.materials|2026-03-02T09:00:00+00:00", 3,
-                  "rejected with its run: erp.stock_movements|2026-03-02T09:00:00+00:00 failed raw_erp_stock_movements"),
+def test_gate_alert_names_suite_rule_sample_and_the_batches_held_back():
+    held = [_rejected("erp.stock_movements|2026-03-02T09:00:00+00:00", 12, MOVEMENTS_REASON)]
+    quarantined = [
+        QuarantineGroup("erp.stock_movements|2026-03-02T09:00:00+00:00", "erp.stock_movements", "quantity > 0", "quantity",
+                        7, ["-40"], "r", datetime(2026, 3, 2, tzinfo=UTC)),  # the held-back batch's own rows
+        QuarantineGroup("file:weather/w.csv|ab", "file:weather/w.csv", "temperature_c between -10 and 50",
+                        "temperature_c", 2, ["71.5", "99"], "r", datetime(2026, 3, 2, tzinfo=UTC)),
     ]
-    alert = alerts.gate_rejected("nova_corrente_daily", "scheduled__2026-03-01", held, url="http://ui/run")
-    text = alert.text()
-    assert alert.title == "nova_corrente_daily: raw quality gate rejected 2 batches"
-    assert ("suite raw_erp_stock_movements, batch erp.stock_movements|2026-03-02T09:00:00+00:00: "
-            "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows; sample bad values: [-40]") in text
-    assert "Batches held back (2 batches, 15 rows" in text
-    assert "  erp.materials|2026-03-02T09:00:00+00:00 (3 rows)" in text
-    assert "<li>" in alert.html() and "&lt;" not in alert.title
+    alert = alerts.gate_rejected("nova_corrente_daily", "scheduled__2026-03-01", held, url="http://ui/run",
+                                 quarantined=quarantined)
+    assert alert.title == "nova_corrente_daily: raw quality gate held back 1 batch and quarantined 2 rows"
+    assert alert.lines == (
+        "Held back: erp.stock_movements|2026-03-02T09:00:00+00:00 (12 rows): held back whole: 7 of 12 rows (58.3%) "
+        "broke row rules, more than 1.0% and more than 5 rows",
+        "  suite raw_erp_stock_movements: rule 'quantity > 0 except for adjustments' (quantity) failed on 7 of 12 rows; "
+        "sample bad values: [-40]",
+        "Quarantined: 2 rows of file:weather/w.csv|ab, rule 'temperature_c between -10 and 50' (temperature_c); "
+        "sample bad values: 71.5, 99",
+        "Held back whole: 1 batch, 12 rows; the marts keep their previous content for those sources.",
+        "Quarantined rows are in audit.quarantined_rows; the rest of their batches went on.",
+        "DAG run: scheduled__2026-03-01. Fix the source; the next run picks the corrected rows up.",
+    )
+    assert "<li>" in alert.html() and "Open in Airflow" in alert.html()
 
 
 def test_critical_stock_alert_lists_material_site_and_stockout_date():
@@ -145,28 +155,28 @@ def test_task_failure_callback_sends_the_error(receivers):
     assert "DAG run: manual__2026-03-02" in webhook.wait_for(lambda t: "forecast failed" in t, timeout=10)
 
 
-def test_raw_gate_failure_callback_reports_the_held_back_batches(receivers, pg, monkeypatch):
+def test_held_back_batches_of_the_run_are_alerted_and_a_clean_run_is_not(receivers, pg):
     smtp, webhook = receivers
     ensure_warehouse_schemas(pg)
     end = datetime(2026, 3, 2, 9, tzinfo=UTC)
     ids = [f"erp.stock_movements|{end.isoformat()}", f"erp.materials|{end.isoformat()}"]
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-        for batch_id, rows, reason in ((ids[0], 12, MOVEMENTS_REASON), (ids[1], 3, f"rejected with its run: {ids[0]} failed x")):
+        for batch_id, rows, status, reason in ((ids[0], 12, "rejected", MOVEMENTS_REASON), (ids[1], 3, "passed", None)):
             cur.execute("insert into audit.load_batches (batch_id, source, interval_start, interval_end, row_count, "
-                        "status, failure_reason) values (%s, %s, %s, %s, %s, 'rejected', %s)",
-                        (batch_id, batch_id.split("|")[0], end - timedelta(days=1), end, rows, reason))
+                        "status, failure_reason) values (%s, %s, %s, %s, %s, %s, %s)",
+                        (batch_id, batch_id.split("|")[0], end - timedelta(days=1), end, rows, status, reason))
     conn.close()
-    ti = SimpleNamespace(dag_id="nova_corrente_daily", task_id="gate_raw", run_id="scheduled__2026-03-01", try_number=1,
-                         xcom_pull=lambda task_ids: {"batch_ids": ids} if task_ids == "extract_load" else None)
-    # the callback reads the platform settings from the environment, as in a worker
-    for key, value in {"NOVA_PG_WAREHOUSE_DB": pg.warehouse_db, "NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_DB_PREFIX": ""}.items():
-        monkeypatch.setenv(key, value)
-    airflow_callbacks.on_task_failure({"ti": ti, "exception": RuntimeError("raw quality gate failed")})
 
-    mail = smtp.wait_for(lambda m: "gate rejected" in m["subject"], timeout=10)
-    assert mail["subject"] == "[Nova Corrente] nova_corrente_daily: raw quality gate rejected 2 batches"
-    assert "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows; sample bad values: [-40]" in mail["body"]
-    assert "Batches held back (2 batches, 15 rows" in mail["body"]
+    assert daily_tasks.alert_held_back_batches(pg, [ids[1]], "clean_run") == {"held_back": [], "quarantined_rows": 0}
+    result = daily_tasks.alert_held_back_batches(pg, ids, "scheduled__2026-03-01")
+    assert result == {"held_back": [ids[0]], "quarantined_rows": 0}
+
+    mail = smtp.wait_for(lambda m: "held back" in m["subject"], timeout=10)
+    assert mail["subject"] == "[Nova Corrente] nova_corrente_daily: raw quality gate held back 1 batch"
+    assert "rule &#x27;quantity &gt; 0 except for adjustments&#x27; (quantity) failed on 7 of 12 rows" in mail["body"]
+    assert "sample bad values: [-40]" in mail["body"] and f"Held back: {ids[0]} (12 rows)" in mail["body"]
+    assert "suite raw_erp_stock_movements" in webhook.wait_for(lambda t: "held back" in t, timeout=10)
+    assert len(smtp.messages) == 1  # the clean run sent nothing
 
 
 def test_deadline_callback_runs_on_an_event_loop(receivers):

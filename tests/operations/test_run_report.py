@@ -12,8 +12,8 @@ from nova_corrente import cli
 from nova_corrente.operations import run_report
 
 DAG_ID, RUN_ID = "nova_corrente_daily", "scheduled__2026-03-01T09:00:00+00:00"
-BAD_REASON = ("suite raw_erp_stock_movements (batch erp.stock_movements|2026-03-02T09:00:00+00:00): "
-              "expect_column_values_to_be_between(quantity) failed on 1 of 12 rows, sample: [-40]")
+BAD_REASON = ("held back whole: 7 of 12 rows (58.3%) broke row rules, more than 1.0% and more than 5 rows: "
+              "rule 'quantity > 0 except for adjustments' (quantity) failed on 7 of 12 rows, sample: [-40]")
 TASK_STATES = {
     "extract_load": "success", "gate_raw": "failed",
     "transform.stg_erp__materials_run": "upstream_failed", "transform.stg_erp__materials_test": "upstream_failed",
@@ -28,7 +28,8 @@ def _load(pg, with_forecast: bool = True) -> None:
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         for source, rows, status, reason in (
             ("erp.stock_movements", 12, "rejected", BAD_REASON),
-            ("erp.materials", 3, "rejected", "rejected with its run: erp.stock_movements|... failed raw_erp_stock_movements"),
+            ("erp.materials", 3, "rejected", "held back whole, structural problem: suite raw_erp_materials "
+             "(batch erp.materials|x): expect_table_columns_to_match_set(table columns) failed, observed: ['x']"),
             ("file:weather/2026-03.csv", 31, "passed", None),
         ):
             cur.execute("insert into audit.load_batches (batch_id, source, interval_start, interval_end, row_count, "
@@ -82,7 +83,9 @@ def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts)
     assert "3 batches: 1 passed, 2 rejected, 0 not validated." in markdown
     assert "| erp.stock_movements | 1 | 12 | rejected |" in markdown
     assert "| file:weather | 1 | 31 | passed |" in markdown  # feed files count per feed
-    assert f"- `erp.stock_movements|{INTERVAL_END.isoformat()}`: {BAD_REASON}" in markdown
+    assert (f"- `erp.stock_movements|{INTERVAL_END.isoformat()}`: held back whole: 7 of 12 rows (58.3%) broke row rules, "
+            "more than 1.0% and more than 5 rows\n  - suite raw_erp_stock_movements: rule 'quantity > 0 except for "
+            "adjustments' (quantity) failed on 7 of 12 rows, sample: [-40]") in markdown
     assert "Models: 3 (3 upstream_failed); tests: 1 (1 upstream_failed)." in markdown
     assert "| intermittent | croston_sba | 2 |" in markdown and "| smooth | ets | 1 |" in markdown
     # most urgent first: 2 days of cover before 10
@@ -94,8 +97,9 @@ def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts)
     note = run_report.note_text(report, None)
     assert note.startswith(f"{run_report.NOTE_PREFIX} **FAILED** — 3 batches, 2 rejected")
     assert "Failed: `gate_raw`; 8 tasks not run" in note
-    assert "`erp.stock_movements`: expect_column_values_to_be_between(quantity) failed on 1 of 12 rows, sample [-40]" in note
-    assert "erp.materials" not in note  # only held back with the run: in the full report, not the note
+    assert ("`erp.stock_movements`: rule 'quantity > 0 except for adjustments' (quantity) failed on 7 of 12 rows, "
+            "sample [-40]") in note
+    assert "`erp.materials`: expect_table_columns_to_match_set(table columns) failed" in note
     assert "Forecast: intermittent→croston_sba (2), smooth→ets (1)" in note
     assert len(note) <= run_report.NOTE_MAX_CHARS
 

@@ -1,7 +1,9 @@
-"""The quality history (what the data-quality page and the run report show), from a real gate run.
+"""The quality history (what the data-quality page and the run report show), from real gate runs.
 
-A good run and a bad run go through the real raw gate (real GX, real PostgreSQL); the history, the
-stored validation results, the page and the pruning are then read back from what the gate left.
+A good run and a bad run go through the real raw gate (real GX, real PostgreSQL): the bad run's
+movements break a rule on most rows (held back whole) and its materials on one row (quarantined,
+the rest passes). The history, the stored validation results, the page and the pruning are then
+read back from what the gate left.
 """
 
 from __future__ import annotations
@@ -12,21 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
-from quality_data import DAY2, add_batch, load_good_run, movement_rows
+from quality_data import DAY2, add_batch, load_good_run, movement_rows, reference_rows
 
 from nova_corrente.operations import quality_history, quality_page
 from nova_corrente.quality.context import PROJECT_ROOT
-from nova_corrente.quality.gates import QualityGateFailed, validate_raw_batches
+from nova_corrente.quality.gates import QuarantineSettings, validate_raw_batches
 from nova_corrente.settings import PostgresSettings
-
-# the DDL of issue 7's row-level quarantine and reconciliation (the page reads them when they exist)
-QUARANTINE_DDL = """
-create table audit.quarantined_rows(batch_id text, source text, row_key jsonb, rule text, column_name text,
-    value text, reason text, raw_row jsonb, quarantined_at timestamptz);
-create table audit.reconciliation_results(checked_at timestamptz, interval_end timestamptz, table_name text,
-    check_name text, erp_value numeric, warehouse_value numeric, quarantined_value numeric, difference numeric,
-    status text, detail text);
-"""
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +37,15 @@ def gated(warehouse_module: PostgresSettings, tmp_path_factory: pytest.TempPathF
         good = load_good_run(conn)
         validate_raw_batches(pg, good, project_root=gx_project)
         rows = movement_rows(DAY2, first_id=100)
-        rows[2].update(movement_type="theft")
+        for row in rows[:7]:
+            row.update(movement_type="theft")
         bad = add_batch(conn, "stock_movements", DAY2, rows)
-        with pytest.raises(QualityGateFailed):
-            validate_raw_batches(pg, [bad], project_root=gx_project)
+        materials = reference_rows(DAY2)["materials"]
+        materials[0].update(unit_cost_brl=-1)
+        quarantining = add_batch(conn, "materials", DAY2, materials)
+        report = validate_raw_batches(pg, [quarantining, bad], project_root=gx_project,
+                                      settings=QuarantineSettings(max_bad_share=0.01, min_bad_rows=5))
+        assert [v.batch_id for v in report.held_back] == [bad]
     finally:
         conn.close()
     return pg, good, bad, gx_project / "gx" / "uncommitted" / "validations"
@@ -64,63 +62,59 @@ def test_parse_failure_splits_the_gate_wording():
     assert other.suite is None and other.detail == "rejected with its run: x failed y"
 
 
-def test_history_shows_the_rejected_batch_with_suite_expectation_and_sample(gated):
+def test_history_shows_the_held_back_batch_with_suite_rule_and_sample(gated):
     pg, good, bad, _ = gated
-    history = quality_history.batch_history(pg)
-    assert history[0].batch_id == bad and history[0].status == "rejected"
-    assert {b.batch_id for b in history if b.status == "passed"} == set(good)
-    [failure] = history[0].failures
+    history = {b.batch_id: b for b in quality_history.batch_history(pg)}
+    held = history[bad]
+    assert held.status == "rejected" and held.verdict.startswith("held back whole: 7 of 10 rows (70.0%)")
+    [failure] = held.failures
     assert failure.suite == "raw_erp_stock_movements"
-    assert failure.expectation == "expect_column_values_to_be_in_set"
-    assert failure.sample == "['theft']"
+    assert failure.expectation.startswith("rule '") and "movement_type" in failure.expectation
+    assert failure.detail == " (movement_type) failed on 7 of 10 rows" and failure.sample == "['theft']"
     assert [b.batch_id for b in quality_history.batch_history(pg, status="rejected")] == [bad]
+    assert set(good) <= {b.batch_id for b in history.values() if b.status == "passed"}
 
 
 def test_latest_validation_of_each_suite_is_read_from_the_stored_results(gated):
-    _, good, bad, validations_dir = gated
+    _, _, bad, validations_dir = gated
     latest = {v.suite: v for v in quality_history.latest_validations(validations_dir)}
-    assert len(latest) == 8  # every raw suite ran at least once
+    assert len(latest) == 8  # every raw ERP suite ran at least once
     movements = latest["raw_erp_stock_movements"]
     assert movements.batch == bad and movements.success is False and movements.failed_expectations == 1
-    assert movements.failures == ["expect_column_values_to_be_in_set(movement_type) failed on 1 of 10 rows, "
-                                  "sample: ['theft']"]
-    assert latest["raw_erp_materials"].success is True and latest["raw_erp_materials"].failures == []
+    [failure] = movements.failures
+    assert failure.startswith("unexpected_rows_expectation 'movement_type in (") and "failed on 7" in failure
+    assert "'bad_value': 'theft'" in failure
+    assert latest["raw_erp_sites"].success is True and latest["raw_erp_sites"].failures == []
 
 
-def test_missing_quarantine_tables_read_as_empty_and_present_ones_are_shown(gated):
-    pg, _, bad, validations_dir = gated
-    assert quality_history.quarantined(pg) == [] and quality_history.latest_reconciliations(pg) == []
+def test_quarantined_rows_and_reconciliations_are_read_and_missing_tables_read_as_empty(gated, pg):
+    assert quality_history.quarantined(pg) == [] and quality_history.latest_reconciliations(pg) == []  # no audit schema
+    warehouse, _, bad, validations_dir = gated
+    groups = quality_history.quarantined(warehouse)
+    [cost] = [g for g in groups if g.source == "erp.materials" and g.column_name == "unit_cost_brl"]
+    assert cost.rows == 1 and cost.sample_values in (["-1"], ["-1.00"])
+    assert [g.rows for g in groups if g.batch_id == bad] == [7]  # a held-back batch's bad rows are recorded too
     now = datetime(2024, 1, 3, 1, tzinfo=UTC)
-    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-        cur.execute(QUARANTINE_DDL)
-        for value in ("-3", "-7"):
-            cur.execute("insert into audit.quarantined_rows values (%s, 'erp.stock_movements', '{\"movement_id\": 1}', "
-                        "'quantity_positive', 'quantity', %s, 'negative consumption', '{}', %s)", (bad, value, now))
-        for checked_at, status in ((now - timedelta(hours=1), "mismatch"), (now, "ok")):
-            cur.execute("insert into audit.reconciliation_results values (%s, %s, 'raw.erp_stock_movements', "
-                        "'row_count', 12, 10, 2, 0, %s, null)", (checked_at, DAY2, status))
-    try:
-        [group] = quality_history.quarantined(pg)
-        assert (group.batch_id, group.rule, group.column_name, group.rows) == (bad, "quantity_positive", "quantity", 2)
-        assert sorted(group.sample_values) == ["-3", "-7"]
-        [check] = quality_history.latest_reconciliations(pg)
-        assert (check.check_name, check.status, float(check.quarantined_value)) == ("row_count", "ok", 2.0)
-
-        page = quality_page.render(quality_page.collect(pg, validations_dir=validations_dir))
-        assert "Quarantined rows" in page and "quantity_positive" in page and "Reconciliation with the ERP" in page
-    finally:
-        with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-            cur.execute("drop table audit.quarantined_rows, audit.reconciliation_results")
+    with psycopg2.connect(warehouse.dsn(warehouse.warehouse_db)) as conn, conn.cursor() as cur:
+        for checked_at, status in ((now - timedelta(hours=1), "failed"), (now, "explained")):
+            cur.execute("insert into audit.reconciliation_results (checked_at, interval_end, table_name, check_name, "
+                        "erp_value, warehouse_value, quarantined_value, difference, status) "
+                        "values (%s, %s, 'erp.stock_movements', 'row_count', 12, 10, 2, 0, %s)", (checked_at, DAY2, status))
+    conn.close()
+    [check] = quality_history.latest_reconciliations(warehouse)
+    assert (check.check_name, check.status, float(check.quarantined_value)) == ("row_count", "explained", 2.0)
+    page = quality_page.render(quality_page.collect(warehouse, validations_dir=validations_dir))
+    assert "Quarantined rows" in page and "unit_cost_brl" in page and "Reconciliation with the ERP" in page
 
 
 def test_the_page_shows_the_rejected_batch_and_loads_nothing_from_outside(gated):
     pg, _, bad, validations_dir = gated
     page = quality_page.render(quality_page.collect(pg, validations_dir=validations_dir))
     card = page[page.index('class="card rejection"'):page.index("</div>", page.index('class="card rejection"'))]
+    assert "erp.stock_movements" in card and "held back whole: 7 of 10 rows" in card
     row = card[card.index(f'<tr class="failure" data-batch="{bad}">'):]
     row = row[:row.index("</tr>")]
-    assert "erp.stock_movements" in row and "raw_erp_stock_movements" in row
-    assert "expect_column_values_to_be_in_set" in row and "[&#39;theft&#39;]" in row
+    assert "raw_erp_stock_movements" in row and "movement_type" in row and "[&#39;theft&#39;]" in row
     assert 'data-suite="raw_erp_stock_movements"' in page
     # no script, no stylesheet or image from anywhere: everything is inline
     assert "<script" not in page and re.findall(r'(?:src|href)="(?!\?|#)[^"]*"', page) == []
