@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from nova_corrente.operations.outputs import write_replacing
 from nova_corrente.settings import PostgresSettings, nova_home
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,8 @@ def export_reorder_list(pg: PostgresSettings, directory: Path | None = None) -> 
         close_quietly(conn)
     text = buffer.getvalue()
     rows = max(sum(1 for _ in csv.reader(io.StringIO(text))) - 1, 0)
-    day_dir = directory / (as_of.isoformat() if as_of else "undated")
-    day_dir.mkdir(parents=True, exist_ok=True)
-    path, latest = day_dir / "reorder_list.csv", directory / "reorder_list_latest.csv"
-    for target in (path, latest):
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(target)
+    path = directory / (as_of.isoformat() if as_of else "undated") / "reorder_list.csv"
+    latest = directory / "reorder_list_latest.csv"
+    write_replacing(text, path, latest)
     log.info("reorder extract as of %s: %d material-sites to order -> %s", as_of, rows, path)
     return Extract(path=path, latest=latest, as_of_date=as_of, rows=rows)

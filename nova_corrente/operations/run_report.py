@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_corrente.operations import quality_history
+from nova_corrente.operations.outputs import write_replacing
 from nova_corrente.settings import PostgresSettings, nova_home
 
 log = logging.getLogger(__name__)
@@ -341,12 +342,8 @@ def _file_name(run_id: str) -> str:
 def write(markdown: str, run_id: str, directory: Path | None = None) -> Path:
     """Write ``<directory>/<run_id>.md`` and ``latest.md`` (atomically: rename over the old file)."""
     directory = directory or reports_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / _file_name(run_id)
-    for target in (path, directory / "latest.md"):
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(markdown)
-        tmp.replace(target)
+    write_replacing(markdown, path, directory / "latest.md")
     return path
 
 
