@@ -62,36 +62,55 @@ class RunReportNote:
 
 
 def attach_report_note(dag_run: Any) -> None:
-    """Set the note in the scheduler's own session (it commits with the run's state)."""
-    from airflow.models.xcom import XComModel
-    from sqlalchemy import select
-    from sqlalchemy.orm import object_session
+    """Set the note in the session that holds the run (the scheduler commits it with the run's state).
 
-    from nova_corrente.operations.run_report import NOTE_PREFIX
+    A run not bound to a session (``airflow dags test`` hands over a detached one) gets its note in
+    a session of its own, which gives up after a few seconds rather than wait on a locked run.
+    """
+    from sqlalchemy.orm import object_session
 
     try:
         session = object_session(dag_run)
-        if session is None:
+        if session is not None:
+            _set_note(session, dag_run)
             return
-        value = session.scalar(
-            select(XComModel.value).where(
-                XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
-                XComModel.task_id == REPORT_TASK_ID, XComModel.key == "return_value",
-            ).limit(1)
-        )
-        if isinstance(value, str):
-            value = json.loads(value)
-        note = value.get("note") if isinstance(value, dict) else None
-        if not note:
-            return
-        current = dag_run.note
-        if current and not current.startswith(NOTE_PREFIX):
-            log.info("run %s already has a note written by someone; the report stays in %s", dag_run.run_id,
-                     value.get("path"))
-            return
-        dag_run.note = note
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import text
+
+        with create_session() as own:
+            if own.bind.dialect.name == "postgresql":
+                own.execute(text("set local lock_timeout = '5s'"))
+            run = own.get(DagRun, dag_run.id)
+            if run is not None:
+                _set_note(own, run)
     except Exception:  # a listener must never break the scheduler
         log.exception("could not attach the run report to %s", getattr(dag_run, "run_id", dag_run))
+
+
+def _set_note(session: Any, dag_run: Any) -> None:
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    from nova_corrente.operations.run_report import NOTE_PREFIX
+
+    value = session.scalar(
+        select(XComModel.value).where(
+            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
+            XComModel.task_id == REPORT_TASK_ID, XComModel.key == "return_value",
+        ).limit(1)
+    )
+    if isinstance(value, str):
+        value = json.loads(value)
+    note = value.get("note") if isinstance(value, dict) else None
+    if not note:
+        return
+    current = dag_run.note
+    if current and not current.startswith(NOTE_PREFIX):
+        log.info("run %s already has a note written by someone; the report stays in %s", dag_run.run_id,
+                 value.get("path"))
+        return
+    dag_run.note = note
 
 
 class NovaOperationsPlugin(AirflowPlugin):
