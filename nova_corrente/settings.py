@@ -34,10 +34,10 @@ EMBEDDED_USER = "nova"
 #: component -> the PostgreSQL role it logs in as (what each may do: nova_corrente/db_roles.py, README)
 COMPONENT_ROLES: dict[str, str] = {
     "erp_reader": "nova_erp_reader",    # the extract's reads of the ERP
-    "loader": "nova_loader",            # the extract's writes into raw/audit; the raw gate
-    "transformer": "nova_transformer",  # dbt; the marts gate
+    "loader": "nova_loader",            # the extract's writes into raw/audit; the raw gate; alerts sent
+    "transformer": "nova_transformer",  # dbt; the marts gate; operations' reads of audit
     "forecaster": "nova_forecaster",    # the forecast task
-    "bi_reader": "nova_bi_reader",      # BI tools; the demo summary
+    "bi_reader": "nova_bi_reader",      # BI tools; the demo summary; the reorder extract
     "airflow": "nova_airflow",          # Airflow's metadata database
 }
 

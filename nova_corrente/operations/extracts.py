@@ -55,11 +55,12 @@ class Extract:
 
 def export_reorder_list(pg: PostgresSettings, directory: Path | None = None) -> Extract:
     """Write the reorder list CSV (see the module docstring); returns where and how many rows."""
-    from nova_corrente.extract.connections import close_quietly, connect
+    from nova_corrente.extract.connections import close_quietly
+    from nova_corrente.operations import connect_warehouse
 
     directory = directory or exports_dir()
     buffer = io.StringIO()
-    conn = connect(pg, "warehouse")
+    conn = connect_warehouse(pg, "reorder_extract")
     try:
         with conn.cursor() as cur:
             cur.execute("select max(demand_date) from marts.fct_demand_daily")

@@ -135,9 +135,9 @@ _BATCH_COLUMNS = (
 
 
 def _connect(pg: PostgresSettings):
-    from nova_corrente.extract.connections import connect
+    from nova_corrente.operations import connect_warehouse
 
-    return connect(pg, "warehouse")
+    return connect_warehouse(pg, "quality_history")
 
 
 def _exists(cur, table: str) -> bool:

@@ -137,7 +137,8 @@ def collect(
     report_task_id: str = "run_report",
 ) -> RunReport:
     """Read what the run did from the warehouse and the task states."""
-    from nova_corrente.extract.connections import close_quietly, connect
+    from nova_corrente.extract.connections import close_quietly
+    from nova_corrente.operations import connect_warehouse
 
     states = {task_id: state for task_id, state in task_states.items() if task_id != report_task_id}
     failed = sorted(task_id for task_id, state in states.items() if state == "failed")
@@ -150,7 +151,7 @@ def collect(
         outcome = "SUCCESS"
 
     ids = list(batch_ids or [])
-    conn = connect(pg, "warehouse")
+    conn = connect_warehouse(pg, "run_report")
     try:
         with conn.cursor() as cur:
             if not ids and interval_end is not None and _exists(cur, "audit.load_batches"):

@@ -46,21 +46,28 @@ def notify_new_critical_alerts(
 
     Returns the new alerts. ``send`` raising leaves the bookkeeping untouched.
     """
-    from nova_corrente.extract.connections import close_quietly, connect
+    from nova_corrente.extract.connections import close_quietly
+    from nova_corrente.operations import connect_warehouse
 
-    conn = connect(pg, "warehouse")
+    # the bookkeeping as the loader (audit is its schema), locked until the notification went out; the
+    # alerts read as BI reads them (the published marts)
+    record = marts = None
     try:
-        with conn.cursor() as cur:
-            cur.execute("create schema if not exists audit")
+        record = connect_warehouse(pg, "stock_alerts_notified", read_only=False)
+        with record.cursor() as cur:
             cur.execute(NOTIFIED_DDL)
             cur.execute("lock table audit.critical_stock_alerts_notified in exclusive mode")
-            cur.execute(_CRITICAL_NOW)
-            critical = [CriticalStockAlert(*row) for row in cur.fetchall()]
             cur.execute("select material_id, site_id from audit.critical_stock_alerts_notified")
             known = set(cur.fetchall())
-            now_keys = {(alert.material_id, alert.site_id) for alert in critical}
-            new = [alert for alert in critical if (alert.material_id, alert.site_id) not in known]
-            resolved = known - now_keys
+        marts = connect_warehouse(pg, "stock_alerts")
+        with marts.cursor() as cur:
+            cur.execute(_CRITICAL_NOW)
+            critical = [CriticalStockAlert(*row) for row in cur.fetchall()]
+        close_quietly(marts)
+        now_keys = {(alert.material_id, alert.site_id) for alert in critical}
+        new = [alert for alert in critical if (alert.material_id, alert.site_id) not in known]
+        resolved = known - now_keys
+        with record.cursor() as cur:
             if resolved:
                 cur.execute(
                     "delete from audit.critical_stock_alerts_notified where (material_id, site_id) in "
@@ -75,9 +82,10 @@ def notify_new_critical_alerts(
                 )
         if new:
             send(new)
-        conn.commit()
+        record.commit()
     finally:
-        close_quietly(conn)
+        close_quietly(marts)
+        close_quietly(record)
     log.info("stock alerts: %d critical now, %d new (notified), %d no longer critical",
              len(critical), len(new), len(resolved))
     return new

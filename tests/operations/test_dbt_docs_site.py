@@ -9,15 +9,16 @@ import re
 import psycopg2
 import pytest
 
-from nova_corrente import airflow_services
+from nova_corrente import airflow_services, db_roles
 from nova_corrente.operations import dbt_docs
 
 
 def test_docs_site_reuses_the_manifest_and_reads_the_catalog_from_the_warehouse(pg, tmp_path):
     manifest = airflow_services.dbt_manifest(pg)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
-        cur.execute("create schema marts; create table marts.dim_item (material_id text, material_name text)")
+        cur.execute("create table marts.dim_item (material_id text, material_name text)")
     conn.close()
+    db_roles.provision(pg)  # the table goes to the schema's owner, the transformer dbt logs in as
     site_dir = tmp_path / "dbt_docs"
 
     site = dbt_docs.refresh(pg, directory=site_dir)
@@ -31,7 +32,7 @@ def test_docs_site_reuses_the_manifest_and_reads_the_catalog_from_the_warehouse(
     assert re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"', index) == []
 
     # a failed rebuild leaves the served site as it was, and no temporary folder behind
-    broken = dataclasses.replace(pg, password="wrong")
+    broken = dataclasses.replace(pg, port=1)  # the server is unreachable
     with pytest.raises(RuntimeError, match="dbt docs generate failed"):
         dbt_docs.refresh(broken, directory=site_dir)
     assert json.loads((site_dir / "catalog.json").read_text()) == catalog
