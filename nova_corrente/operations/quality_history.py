@@ -134,51 +134,47 @@ _BATCH_COLUMNS = (
 )
 
 
-def _connect(pg: PostgresSettings):
-    from nova_corrente.operations import connect_warehouse
-
-    return connect_warehouse(pg, "quality_history")
-
-
-def _exists(cur, table: str) -> bool:
+def table_exists(cur, table: str) -> bool:
+    """True when ``table`` (``schema.name``) exists and this login may see it."""
     cur.execute("select to_regclass(%s) is not null", (table,))
     return bool(cur.fetchone()[0])
 
 
-def batch_history(pg: PostgresSettings, *, limit: int = 200, status: str | None = None) -> list[Batch]:
-    """The newest ``limit`` batches (optionally of one status), newest first; [] before the first load."""
+def _rows(pg: PostgresSettings, table: str, sql: str, params: Any = None) -> list[tuple]:
+    """The rows of ``sql`` on ``table``, read with the quality history's login (``operations.ROLES``);
+    [] while ``table`` does not exist (before the first load)."""
     from nova_corrente.extract.connections import close_quietly
+    from nova_corrente.operations import connect_warehouse
 
-    conn = _connect(pg)
+    conn = connect_warehouse(pg, "quality_history")
     try:
         with conn.cursor() as cur:
-            if not _exists(cur, "audit.load_batches"):
+            if not table_exists(cur, table):
                 return []
-            cur.execute(
-                f"select {_BATCH_COLUMNS} from audit.load_batches where (%(status)s::text is null or status = %(status)s) "
-                "order by loaded_at desc, batch_id limit %(limit)s",
-                {"status": status, "limit": limit},
-            )
-            return [Batch(*row) for row in cur.fetchall()]
+            cur.execute(sql, params)
+            return cur.fetchall()
     finally:
         close_quietly(conn)
+
+
+def batch_history(pg: PostgresSettings, *, limit: int = 200, status: str | None = None) -> list[Batch]:
+    """The newest ``limit`` batches (optionally of one status), newest first; [] before the first load."""
+    rows = _rows(
+        pg, "audit.load_batches",
+        f"select {_BATCH_COLUMNS} from audit.load_batches where (%(status)s::text is null or status = %(status)s) "
+        "order by loaded_at desc, batch_id limit %(limit)s",
+        {"status": status, "limit": limit},
+    )
+    return [Batch(*row) for row in rows]
 
 
 def batches(pg: PostgresSettings, batch_ids: Sequence[str]) -> list[Batch]:
     """The given batches (unknown ids are left out), in the order given."""
-    from nova_corrente.extract.connections import close_quietly
-
     if not batch_ids:
         return []
-    conn = _connect(pg)
-    try:
-        with conn.cursor() as cur:
-            if not _exists(cur, "audit.load_batches"):
-                return []
-            cur.execute(f"select {_BATCH_COLUMNS} from audit.load_batches where batch_id = any(%s)", (list(batch_ids),))
-            found = {row[0]: Batch(*row) for row in cur.fetchall()}
-    finally:
-        close_quietly(conn)
+    rows = _rows(pg, "audit.load_batches", f"select {_BATCH_COLUMNS} from audit.load_batches where batch_id = any(%s)",
+                 (list(batch_ids),))
+    found = {row[0]: Batch(*row) for row in rows}
     return [found[batch_id] for batch_id in batch_ids if batch_id in found]
 
 
@@ -198,29 +194,21 @@ class QuarantineGroup:
 
 def quarantined(pg: PostgresSettings, *, batch_ids: Sequence[str] | None = None, limit: int = 100) -> list[QuarantineGroup]:
     """``audit.quarantined_rows`` grouped by batch, rule and column (newest first); [] without the table."""
-    from nova_corrente.extract.connections import close_quietly
-
-    conn = _connect(pg)
-    try:
-        with conn.cursor() as cur:
-            if not _exists(cur, "audit.quarantined_rows"):
-                return []
-            cur.execute(
-                """
-                select batch_id, source, rule, column_name, count(*),
-                       (array_agg(distinct coalesce(value, 'NULL')))[1:5],
-                       min(reason), max(quarantined_at)
-                from audit.quarantined_rows
-                where %(ids)s::text[] is null or batch_id = any(%(ids)s)
-                group by batch_id, source, rule, column_name
-                order by max(quarantined_at) desc, batch_id, rule, column_name
-                limit %(limit)s
-                """,
-                {"ids": list(batch_ids) if batch_ids is not None else None, "limit": limit},
-            )
-            return [QuarantineGroup(*row) for row in cur.fetchall()]
-    finally:
-        close_quietly(conn)
+    rows = _rows(
+        pg, "audit.quarantined_rows",
+        """
+        select batch_id, source, rule, column_name, count(*),
+               (array_agg(distinct coalesce(value, 'NULL')))[1:5],
+               min(reason), max(quarantined_at)
+        from audit.quarantined_rows
+        where %(ids)s::text[] is null or batch_id = any(%(ids)s)
+        group by batch_id, source, rule, column_name
+        order by max(quarantined_at) desc, batch_id, rule, column_name
+        limit %(limit)s
+        """,
+        {"ids": list(batch_ids) if batch_ids is not None else None, "limit": limit},
+    )
+    return [QuarantineGroup(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -241,25 +229,17 @@ class Reconciliation:
 
 def latest_reconciliations(pg: PostgresSettings) -> list[Reconciliation]:
     """The newest result of every (table, check); [] without the table."""
-    from nova_corrente.extract.connections import close_quietly
-
-    conn = _connect(pg)
-    try:
-        with conn.cursor() as cur:
-            if not _exists(cur, "audit.reconciliation_results"):
-                return []
-            cur.execute(
-                """
-                select distinct on (table_name, check_name)
-                       checked_at, interval_end, table_name, check_name, erp_value, warehouse_value,
-                       quarantined_value, difference, status, detail
-                from audit.reconciliation_results
-                order by table_name, check_name, checked_at desc
-                """
-            )
-            return [Reconciliation(*row) for row in cur.fetchall()]
-    finally:
-        close_quietly(conn)
+    rows = _rows(
+        pg, "audit.reconciliation_results",
+        """
+        select distinct on (table_name, check_name)
+               checked_at, interval_end, table_name, check_name, erp_value, warehouse_value,
+               quarantined_value, difference, status, detail
+        from audit.reconciliation_results
+        order by table_name, check_name, checked_at desc
+        """,
+    )
+    return [Reconciliation(*row) for row in rows]
 
 
 # --------------------------------------------------------------------------------------------

@@ -154,14 +154,14 @@ def collect(
     conn = connect_warehouse(pg, "run_report")
     try:
         with conn.cursor() as cur:
-            if not ids and interval_end is not None and _exists(cur, "audit.load_batches"):
+            if not ids and interval_end is not None and quality_history.table_exists(cur, "audit.load_batches"):
                 cur.execute("select batch_id from audit.load_batches where interval_end = %s order by batch_id",
                             (interval_end,))
                 ids = [row[0] for row in cur.fetchall()]
             forecast_run, models = _forecast(cur, dag_id, run_id)
-            reorders = top_reorders(cur) if _exists(cur, "marts.fct_reorder_points") else []
+            reorders = top_reorders(cur) if quality_history.table_exists(cur, "marts.fct_reorder_points") else []
             critical = 0
-            if _exists(cur, "marts.fct_stock_alerts"):
+            if quality_history.table_exists(cur, "marts.fct_stock_alerts"):
                 cur.execute("select count(*) from marts.fct_stock_alerts where alert_severity = 'critical'")
                 critical = cur.fetchone()[0]
     finally:
@@ -182,14 +182,9 @@ def collect(
     )
 
 
-def _exists(cur: Any, table: str) -> bool:
-    cur.execute("select to_regclass(%s) is not null", (table,))
-    return bool(cur.fetchone()[0])
-
-
 def _forecast(cur: Any, dag_id: str, run_id: str) -> tuple[str | None, list[tuple[str, str, int]]]:
     """This DAG run's forecast run and the models chosen per demand class (series counts)."""
-    if not _exists(cur, "marts.forecast_runs"):
+    if not quality_history.table_exists(cur, "marts.forecast_runs"):
         return None, []
     cur.execute("select run_id from marts.forecast_runs where source = %s order by generated_at desc limit 1",
                 (f"airflow:{dag_id}/{run_id}",))
