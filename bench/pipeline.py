@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
-from nova_corrente.settings import dbt_env, postgres_settings  # noqa: E402
+from nova_corrente.settings import dbt_env, postgres_settings, share_secrets  # noqa: E402
 
 STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts", "refresh_dbt_docs",
           "notify_stock_alerts", "run_report")
@@ -138,9 +137,7 @@ def main() -> int:
     db_roles.provision(pg)  # every stage runs as its own role, as in production
     work = Path(tempfile.mkdtemp(prefix="nova-bench-"))
     # reports, docs site and plots of the bench run stay out of $NOVA_HOME (same server: its passwords come along)
-    (work / "pg").mkdir(mode=0o700)
-    for secret in [pg.secrets_dir / "password", *pg.secrets_dir.glob("*.password")]:
-        shutil.copy2(secret, work / "pg" / secret.name)
+    share_secrets(pg.secrets_dir, work)
     os.environ.update({"NOVA_HOME": str(work), "NOVA_AIRFLOW_HOME": str(work / "airflow"),
                        "NOVA_LANDING_DIR": str(work / "landing"),
                        "NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_WAREHOUSE_DB": pg.warehouse_db,

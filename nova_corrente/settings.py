@@ -52,6 +52,18 @@ def secrets_dir(home: Path) -> Path:
     return home / "pg"
 
 
+def share_secrets(source: Path, home: Path) -> None:
+    """Give another ``$NOVA_HOME`` (tests and benchmarks keep their reports, docs and plots apart) the
+    embedded server's passwords kept under ``source`` (a ``secrets_dir``), so its components log in to
+    the same server as the same roles; modes are kept (folder 0700, files 0600)."""
+    import shutil
+
+    target = secrets_dir(home)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for secret in [source / "password", *source.glob("*.password")]:
+        shutil.copy2(secret, target / secret.name)
+
+
 def _generated_password(path: Path) -> str:
     """The password kept in ``path``, generated on first use; never readable by anyone else,
     not even for a moment (folder created 0700, file created 0600 with O_EXCL before it is written)."""

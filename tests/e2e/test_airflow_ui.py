@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -36,7 +35,7 @@ from browser import LAUNCH_FLAGS, foreign_requests, require_chromium, screenshot
 
 from nova_corrente import airflow_services
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
-from nova_corrente.settings import nova_home
+from nova_corrente.settings import share_secrets
 
 pytestmark = pytest.mark.slow
 DAG_ID = airflow_services.DAG_ID
@@ -94,9 +93,8 @@ def ui(pg_module, tmp_path_factory):
     chromium = require_chromium()
     port = free_port()
     home = tmp_path_factory.mktemp("nova_home")
-    # a private NOVA_HOME (reports, docs site, plots) on the same server: its password file comes along
-    (home / "pg").mkdir()
-    shutil.copy2(nova_home() / "pg" / "password", home / "pg" / "password")
+    # a private NOVA_HOME (reports, docs site, plots) on the same server: its password files come along
+    share_secrets(pg_module.secrets_dir, home)
     smtp, webhook = SmtpReceiver().__enter__(), WebhookReceiver().__enter__()
     env = {
         "NOVA_HOME": str(home), "NOVA_AIRFLOW_HOME": str(home / "airflow"), "NOVA_LANDING_DIR": str(home / "landing"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
@@ -22,7 +21,7 @@ import pytest
 from nova_corrente import airflow_services
 from nova_corrente.demo import run_logical_date, summary
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
-from nova_corrente.settings import nova_home
+from nova_corrente.settings import nova_home, share_secrets
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +76,8 @@ def scenario(pg_module, tmp_path_factory):
     """Environment for the DAG runs: test databases, a private NOVA_HOME, AIRFLOW_HOME and landing folder."""
     home = tmp_path_factory.mktemp("airflow_home")
     landing = tmp_path_factory.mktemp("landing")
-    nova = tmp_path_factory.mktemp("nova_home")  # reports, docs site, plots; same server: its password comes along
-    (nova / "pg").mkdir()
-    shutil.copy2(nova_home() / "pg" / "password", nova / "pg" / "password")
+    nova = tmp_path_factory.mktemp("nova_home")  # reports, docs site, plots; same server: its passwords come along
+    share_secrets(pg_module.secrets_dir, nova)
     saved = {key: os.environ.get(key) for key in ("NOVA_AIRFLOW_HOME", "NOVA_LANDING_DIR", "NOVA_HOME")}
     os.environ["NOVA_AIRFLOW_HOME"], os.environ["NOVA_LANDING_DIR"] = str(home), str(landing)
     os.environ["NOVA_HOME"] = str(nova)
