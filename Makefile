@@ -25,9 +25,25 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/nova demo
 
-.PHONY: test  ## Run every test (what CI runs)
-test: $(STAMP)
+.PHONY: test  ## Run every test (what CI runs); installs Debian's chromium for the browser tests if needed
+test: $(STAMP) chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium through Playwright (no browser download). As root with
+# apt it is installed here; otherwise make stops and says how to get it (never a silent skip).
+CHROMIUM ?= $(or $(NOVA_CHROMIUM),/usr/bin/chromium)
+.PHONY: chromium  ## Install Debian's chromium (browser tests) when missing: root + apt-get
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test: the browser tests need Debian's chromium at $(CHROMIUM) and it is missing." >&2; \
+		echo "  install it with: sudo apt-get install -y chromium   (or set NOVA_CHROMIUM=/path/to/chromium)" >&2; \
+		exit 1; \
+	fi; \
+	test -x "$(CHROMIUM)" || { echo "apt-get installed no $(CHROMIUM); set NOVA_CHROMIUM to your chromium" >&2; exit 1; }
 
 .PHONY: airflow  ## Start the Airflow 3 UI on http://127.0.0.1:8080 with its services (LocalExecutor)
 airflow: $(STAMP)

@@ -10,6 +10,8 @@ the demo's. Prints:
   models), the five slowest models of each with their seconds and the summed seconds of models,
   tests and unit tests (from dbt's run_results.json), and the ratio Cosmos transform / plain dbt
   build (the price of one Airflow task per model);
+* plain `dbt docs generate` (compiles every model) and the ratio refresh_dbt_docs / it (the DAG's
+  docs refresh reuses the manifest and only reads the catalog);
 * peak resident memory of the DAG run process tree is not measured here (see bench/extract.py and
   bench/forecast.py for the memory of the heavy stages).
 
@@ -37,9 +39,10 @@ sys.path.insert(0, str(REPO))
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
-from nova_corrente.settings import dbt_env, postgres_settings  # noqa: E402
+from nova_corrente.settings import dbt_env, postgres_settings, share_secrets  # noqa: E402
 
-STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts")
+STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts", "refresh_dbt_docs",
+          "notify_stock_alerts", "run_report")
 
 
 def _timed(label: str, results: list, func, *args, **kwargs):
@@ -133,7 +136,10 @@ def main() -> int:
     postgres_server.ensure_databases(pg)
     db_roles.provision(pg)  # every stage runs as its own role, as in production
     work = Path(tempfile.mkdtemp(prefix="nova-bench-"))
-    os.environ.update({"NOVA_AIRFLOW_HOME": str(work / "airflow"), "NOVA_LANDING_DIR": str(work / "landing"),
+    # reports, docs site and plots of the bench run stay out of $NOVA_HOME (same server: its passwords come along)
+    share_secrets(pg.secrets_dir, work)
+    os.environ.update({"NOVA_HOME": str(work), "NOVA_AIRFLOW_HOME": str(work / "airflow"),
+                       "NOVA_LANDING_DIR": str(work / "landing"),
                        "NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_WAREHOUSE_DB": pg.warehouse_db,
                        "NOVA_PG_AIRFLOW_DB": pg.airflow_db})
 
@@ -155,6 +161,7 @@ def main() -> int:
     stages = _stage_times(pg, logical_date)
     plain_transform = _dbt(pg, "build", "--exclude", "tag:forecast")
     plain_full = _dbt(pg, "build")
+    plain_docs = _dbt(pg, "docs", "generate")
 
     with psycopg2.connect(pg.dsn(pg.erp_db)) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from erp.stock_movements")
@@ -177,6 +184,9 @@ def main() -> int:
     _print_dbt("plain dbt build --exclude tag:forecast", plain_transform)
     _print_dbt("plain dbt build (all models)", plain_full)
     print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform.wall_seconds:.2f}x")
+    docs_wall = stages.get("refresh_dbt_docs", (float("nan"),))[0]
+    print(f"plain dbt docs generate (compiles)      {plain_docs.wall_seconds:8.1f} s")
+    print(f"ratio refresh_dbt_docs task / plain dbt docs generate: {docs_wall / plain_docs.wall_seconds:.2f}x")
     return 0
 
 

@@ -16,6 +16,14 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
 7. **gate_reconciliation** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
    fails the run, after everything good was published, when a difference is not explained by
    quarantined rows or a batch of the run was held back whole.
+8. Operations: **alert_held_back_batches** (after the raw gate) tells on-call which batches were
+   held back and why; **refresh_dbt_docs** rebuilds the UI's dbt docs (Browse > dbt Docs) for what
+   just ran; **notify_stock_alerts** sends new critical stock alerts; **run_report**, a teardown (it
+   runs whatever failed and does not decide the run's state), writes the run's Markdown report under
+   `$NOVA_HOME/reports/` and attaches it to the run as its note.
+
+Alerts (e-mail / Slack webhook, configured by environment, see README): a task that failed after
+its retries, batches held back by the raw gate, a run not successful by 07:30 Bahia.
 
 Configuration comes from the environment (`NOVA_PG_*`, see README); nothing here touches a
 database at parse time.
@@ -28,16 +36,28 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, dag, task, teardown
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
+from nova_corrente.operations.airflow_callbacks import on_deadline_missed, on_task_failure
+from nova_corrente.operations.alerts import deadline_after_logical_date, deadline_time
 from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_POINTS
 
 DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
 DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # Retry delay of the retried tasks (extract, forecast); the tests shorten it.
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NOVA_RETRY_DELAY_SECONDS", "120")))
+SCHEDULE_TIME = pendulum.time(6, 0)  # America/Bahia
+DBT_GROUPS = ("transform", "publish_forecasts")
+# NOVA_ALERT_DEADLINE (default 07:30 Bahia): alert when a scheduled run has not succeeded by then
+_deadline = deadline_time()
+DEADLINE = [] if _deadline is None else [DeadlineAlert(
+    reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+    interval=deadline_after_logical_date(SCHEDULE_TIME, _deadline),
+    callback=AsyncCallback(on_deadline_missed),
+    name="daily_run_deadline",
+)]
 
 _project = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST)
 _profile = ProfileConfig(
@@ -92,12 +112,14 @@ def _gate(check, *args) -> dict:
 
 @dag(
     dag_id="nova_corrente_daily",
-    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="America/Bahia"),
+    schedule=CronDataIntervalTimetable(f"{SCHEDULE_TIME.minute} {SCHEDULE_TIME.hour} * * *", timezone="America/Bahia"),
     start_date=pendulum.datetime(2026, 1, 1, tz="America/Bahia"),
     catchup=False,
     max_active_runs=1,
     tags=["nova_corrente", "elt", "dbt", "forecast"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": RETRY_DELAY,
+                  "on_failure_callback": on_task_failure},
+    deadline=DEADLINE,
     doc_md=__doc__,
 )
 def nova_corrente_daily():
@@ -140,8 +162,38 @@ def nova_corrente_daily():
         _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
         return _gate(run, end, loaded["batch_ids"])
 
+    @task
+    def alert_held_back_batches(loaded: dict, dag_run=None) -> dict:
+        from nova_corrente.operations.daily_tasks import alert_held_back_batches as run
+
+        return run(_settings(), loaded["batch_ids"], dag_run.run_id)
+
+    @task
+    def refresh_dbt_docs() -> dict:
+        from nova_corrente.operations.daily_tasks import refresh_dbt_docs as run
+
+        return run(_settings())
+
+    @task
+    def notify_stock_alerts(dag_run=None) -> dict:
+        from nova_corrente.operations.daily_tasks import notify_stock_alerts as run
+
+        return run(_settings(), dag_run.run_id)
+
+    @teardown
+    def run_report(**context) -> dict:
+        from nova_corrente.operations.daily_tasks import run_report as run
+
+        return run(_settings(), context, DBT_GROUPS)
+
     loaded = extract_load()
-    gate_raw(loaded) >> transform >> forecast() >> publish_forecasts >> gate_marts() >> gate_reconciliation(loaded)
+    raw_gate, marts_gate, reconciliation = gate_raw(loaded), gate_marts(), gate_reconciliation(loaded)
+    raw_gate >> transform >> forecast() >> publish_forecasts >> marts_gate >> reconciliation
+    held_back, docs, stock_alerts = alert_held_back_batches(loaded), refresh_dbt_docs(), notify_stock_alerts()
+    raw_gate >> held_back
+    publish_forecasts >> docs
+    marts_gate >> stock_alerts
+    [held_back, docs, stock_alerts, reconciliation] >> run_report()
 
 
 nova_corrente_daily()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from nova_corrente.db_roles import ALLOW_SUPERUSER_ENV
+from nova_corrente.operations.dbt_docs import cosmos_projects_setting
 from nova_corrente.settings import (
     COMPONENT_ROLES,
     REPO_ROOT,
@@ -69,6 +70,10 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         # Cosmos: dbt lives in the same virtualenv; no Airflow Variables cache writes at parse time
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
         "AIRFLOW__COSMOS__PROPAGATE_LOGS": "False",
+        # Cosmos's dbt docs view (UI menu Browse > dbt Docs), served from the site the DAG refreshes;
+        # no telemetry request from the UI or the tasks
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": cosmos_projects_setting(),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "NOVA_HOME": str(nova_home()),
         "NOVA_DBT_EXECUTABLE": str(venv_bin / "dbt"),
         "NO_PROXY": "*",

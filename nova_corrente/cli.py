@@ -71,11 +71,25 @@ def _airflow(args: argparse.Namespace) -> int:
     pg = postgres_server.ensure_running()
     airflow_services.dbt_manifest(pg)
     airflow_services.migrate(pg)
+    _first_docs_site(pg)
     pids = airflow_services.start_services(pg)
     print(f"Airflow UI: http://{API_HOST}:{api_port()}  (login: {ADMIN_USER} / {airflow_services.admin_password()})")
+    print("  Browse menu: dbt Docs, Data quality; each run's report is its note (and under $NOVA_HOME/reports)")
     print(f"services: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())}")
     print(f"logs: {airflow_services._run_dir()}  |  stop with: make stop")
     return 0
+
+
+def _first_docs_site(pg) -> None:
+    """The UI's dbt docs exist from the start (each DAG run refreshes them afterwards)."""
+    from nova_corrente.operations import dbt_docs
+
+    if (dbt_docs.docs_dir() / "index.html").exists():
+        return
+    try:
+        dbt_docs.refresh(pg)
+    except (OSError, RuntimeError) as exc:  # the UI still starts; the first DAG run builds the site
+        print(f"dbt docs for the UI not built yet ({exc}); the first DAG run builds them", file=sys.stderr)
 
 
 def _stop(_: argparse.Namespace) -> int:
@@ -113,10 +127,19 @@ def _docs(_: argparse.Namespace) -> int:
     return code
 
 
-def _summary(_: argparse.Namespace) -> int:
+def _summary(args: argparse.Namespace) -> int:
+    """The latest run report (``$NOVA_HOME/reports/latest.md``); the marts summary with ``--marts``."""
     from nova_corrente.demo import summary
+    from nova_corrente.operations.run_report import latest
 
-    print(summary(postgres_settings()))
+    report = None if args.marts else latest()
+    if report is None:
+        if not args.marts:
+            print("no run report yet (a DAG run writes one under $NOVA_HOME/reports); the marts summary:\n")
+        print(summary(postgres_settings()))
+        return 0
+    print(f"<!-- {report} -->")
+    print(report.read_text())
     return 0
 
 
@@ -141,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_dbt)
     sub.add_parser("docs", help="generate the dbt docs site (offline)").set_defaults(func=_docs)
-    sub.add_parser("summary", help="print the marts summary").set_defaults(func=_summary)
+    summary = sub.add_parser("summary", help="print the latest run report (or, with --marts, the marts summary)")
+    summary.add_argument("--marts", action="store_true", help="rows per mart and the most urgent reorders instead")
+    summary.set_defaults(func=_summary)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

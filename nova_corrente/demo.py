@@ -20,6 +20,8 @@ import psycopg2
 
 from nova_corrente import airflow_services, postgres_server
 from nova_corrente.airflow_env import api_port
+from nova_corrente.operations.run_report import latest as latest_report
+from nova_corrente.operations.run_report import top_reorders
 from nova_corrente.pipeline import landing_dir
 from nova_corrente.settings import PostgresSettings, nova_home
 
@@ -77,21 +79,7 @@ def summary(pg: PostgresSettings) -> str:
         for table in tables:
             cur.execute(f'select count(*) from marts."{table}"')
             lines.append(f"  {table:<32} {cur.fetchone()[0]:>10,}")
-        cur.execute(
-            """
-            select rp.material_id, item.material_name, rp.site_id, site.city,
-                   rp.quantity_on_hand, rp.quantity_on_order, rp.reorder_point,
-                   rp.suggested_order_quantity, rp.service_level,
-                   rp.quantity_on_hand / nullif(rp.avg_daily_demand, 0) as days_of_cover
-            from marts.fct_reorder_points as rp
-            join marts.dim_item as item on item.material_id = rp.material_id
-            join marts.dim_site as site on site.site_id = rp.site_id
-            where rp.suggested_order_quantity > 0
-            order by days_of_cover nulls last, rp.service_level desc, rp.material_id, rp.site_id
-            limit 10
-            """
-        )
-        urgent = cur.fetchall()
+        urgent = top_reorders(cur, 10)
         cur.execute(
             "select count(*) filter (where suggested_order_quantity > 0), "
             "count(*) filter (where is_below_reorder_point) from marts.fct_reorder_points"
@@ -124,18 +112,23 @@ def summary(pg: PostgresSettings) -> str:
                  "reorder point on hand, some already covered by open purchase orders):")
     lines.append(f"  {'material':<10} {'name':<30} {'site':<9} {'city':<18} {'on hand':>7} {'on order':>8} "
                  f"{'ROP':>7} {'order':>6} {'SL':>4} {'cover d':>7}")
-    for material_id, name, site_id, city, on_hand, on_order, rop, qty, sl, cover in urgent:
-        cover_text = f"{float(cover):7.1f}" if cover is not None else "      -"
-        lines.append(f"  {material_id:<10} {name[:30]:<30} {site_id:<9} {city[:18]:<18} {float(on_hand):>7.0f} "
-                     f"{float(on_order):>8.0f} {float(rop):>7.1f} {qty:>6} {float(sl):>4.0%} {cover_text}")
+    for r in urgent:
+        cover_text = f"{r.days_of_cover:7.1f}" if r.days_of_cover is not None else "      -"
+        lines.append(f"  {r.material_id:<10} {r.material_name[:30]:<30} {r.site_id:<9} {r.city[:18]:<18} "
+                     f"{r.quantity_on_hand:>7.0f} {r.quantity_on_order:>8.0f} {r.reorder_point:>7.1f} "
+                     f"{r.suggested_order_quantity:>6.0f} {r.service_level:>4.0%} {cover_text}")
     plots = nova_home() / "forecast_runs" / str(forecast_run) if forecast_run else None
     if plots and plots.exists():
         lines.append("")
         lines.append(f"Forecast plots of the most important materials (run {forecast_run}): {plots}")
     lines.append("")
     lines.append("Where to look next:")
-    lines.append(f"  make airflow   Airflow UI on http://127.0.0.1:{api_port()} (trigger nova_corrente_daily, watch it run)")
+    lines.append(f"  make airflow   Airflow UI on http://127.0.0.1:{api_port()} (trigger nova_corrente_daily, watch it run;"
+                 " Browse > dbt Docs, Browse > Data quality)")
     lines.append("  make docs      dbt docs site with lineage")
+    report = latest_report()
+    if report:
+        lines.append(f"  run report     {report}  (nova summary prints it)")
     lines.append(f"  psql           host={pg.host} port={pg.port} dbname={pg.warehouse_db} user={pg.user} "
                  f"(password: {f'$NOVA_HOME/pg/{pg.user}.password' if pg.embedded else '$NOVA_PG_BI_READER_PASSWORD'})")
     lines.append("  privileges     .venv/bin/nova db privileges (what each database role may do)")

@@ -34,10 +34,10 @@ EMBEDDED_USER = "nova"
 #: component -> the PostgreSQL role it logs in as (what each may do: nova_corrente/db_roles.py, README)
 COMPONENT_ROLES: dict[str, str] = {
     "erp_reader": "nova_erp_reader",    # the extract's reads of the ERP
-    "loader": "nova_loader",            # the extract's writes into raw/audit; the raw gate
-    "transformer": "nova_transformer",  # dbt; the marts gate
+    "loader": "nova_loader",            # the extract's writes into raw/audit; the raw gate; alerts sent
+    "transformer": "nova_transformer",  # dbt; the marts gate; operations' reads of audit
     "forecaster": "nova_forecaster",    # the forecast task
-    "bi_reader": "nova_bi_reader",      # BI tools; the demo summary
+    "bi_reader": "nova_bi_reader",      # BI tools; the demo summary; the reorder extract
     "airflow": "nova_airflow",          # Airflow's metadata database
 }
 
@@ -50,6 +50,18 @@ def nova_home() -> Path:
 def secrets_dir(home: Path) -> Path:
     """``$NOVA_HOME/pg``: the embedded server's generated passwords (folder 0700, files 0600)."""
     return home / "pg"
+
+
+def share_secrets(source: Path, home: Path) -> None:
+    """Give another ``$NOVA_HOME`` (tests and benchmarks keep their reports, docs and plots apart) the
+    embedded server's passwords kept under ``source`` (a ``secrets_dir``), so its components log in to
+    the same server as the same roles; modes are kept (folder 0700, files 0600)."""
+    import shutil
+
+    target = secrets_dir(home)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for secret in [source / "password", *source.glob("*.password")]:
+        shutil.copy2(secret, target / secret.name)
 
 
 def _generated_password(path: Path) -> str:

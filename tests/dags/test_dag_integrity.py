@@ -29,6 +29,8 @@ for dag_id, dag in bag.dags.items():
         "tasks": {t.task_id: {"retries": t.retries, "upstream": sorted(t.upstream_task_ids),
                               "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
         "timetable": type(dag.timetable).__name__,
+        "schedule": sorted(a.name for a in getattr(dag.timetable.asset_condition, "objects", []))
+                    if hasattr(dag.timetable, "asset_condition") else None,
         "catchup": dag.catchup,
     }
 print("DAGBAG" + json.dumps(out))
@@ -84,6 +86,19 @@ def test_daily_dag_stages_are_wired_in_order(dagbag):
     assert sorted(tasks["gate_reconciliation"]["upstream"]) == ["extract_load", "gate_marts"]
     assert set(tasks["extract_load"]["outlets"]) == {"nova_raw_erp", "nova_raw_feeds"}
     assert "nova_forecasts" in tasks["forecast"]["outlets"]
+    # operations: the held-back alert after the raw gate, docs after the dbt models, stock alerts after the
+    # marts gate, and the run report after everything
+    assert tasks["alert_held_back_batches"]["upstream"] == ["extract_load", "gate_raw"]
+    assert any(up.startswith("publish_forecasts.") for up in tasks["refresh_dbt_docs"]["upstream"])
+    assert tasks["notify_stock_alerts"]["upstream"] == ["gate_marts"]
+    assert set(tasks["run_report"]["upstream"]) == {"alert_held_back_batches", "refresh_dbt_docs",
+                                                    "notify_stock_alerts", "gate_reconciliation"}
+
+
+def test_the_reorder_extract_runs_on_the_marts_asset(dagbag):
+    dag = dagbag["dags"]["nova_corrente_reorder_extract"]
+    assert dag["schedule"] == ["nova_marts"]
+    assert dagbag["dags"]["nova_corrente_daily"]["tasks"]["gate_marts"]["outlets"] == ["nova_marts", "nova_reorder_points"]
 
 
 def test_dag_files_do_no_database_work_at_parse_time(pg_module, tmp_path):

@@ -21,6 +21,7 @@ import pytest
 from nova_corrente import airflow_services
 from nova_corrente.demo import run_logical_date, summary
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
+from nova_corrente.settings import nova_home, share_secrets
 
 pytestmark = pytest.mark.slow
 
@@ -72,11 +73,14 @@ def _marts_fingerprint(pg) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def scenario(pg_module, tmp_path_factory):
-    """Environment for the DAG runs: test databases, a private AIRFLOW_HOME and landing folder."""
+    """Environment for the DAG runs: test databases, a private NOVA_HOME, AIRFLOW_HOME and landing folder."""
     home = tmp_path_factory.mktemp("airflow_home")
     landing = tmp_path_factory.mktemp("landing")
-    saved = {key: os.environ.get(key) for key in ("NOVA_AIRFLOW_HOME", "NOVA_LANDING_DIR")}
+    nova = tmp_path_factory.mktemp("nova_home")  # reports, docs site, plots; same server: its passwords come along
+    share_secrets(pg_module.secrets_dir, nova)
+    saved = {key: os.environ.get(key) for key in ("NOVA_AIRFLOW_HOME", "NOVA_LANDING_DIR", "NOVA_HOME")}
     os.environ["NOVA_AIRFLOW_HOME"], os.environ["NOVA_LANDING_DIR"] = str(home), str(landing)
+    os.environ["NOVA_HOME"] = str(nova)
     data = simulate(CONFIG)
     load_erp(pg_module, data, until=_midnight_after(FIRST_DAY))
     write_feed_files(data, landing)
@@ -88,6 +92,14 @@ def scenario(pg_module, tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def _note(pg, day: date) -> str | None:
+    """The note of the newest run at that day's logical date (the run report, attached by the plugin)."""
+    rows = _query(pg, "select note.content from dag_run join dag_run_note as note on note.dag_run_id = dag_run.id "
+                      "where dag_run.dag_id = %s and dag_run.logical_date = %s order by dag_run.id desc limit 1",
+                  (airflow_services.DAG_ID, datetime.fromisoformat(run_logical_date(day))), db=pg.airflow_db)
+    return rows[0][0] if rows else None
 
 
 def _run_dag(pg, day: date, home) -> tuple[int, str]:
@@ -136,6 +148,10 @@ def test_first_run_builds_marts_that_match_the_source(scenario):
     # all of this run's batches passed the gate
     statuses = _query(pg, "select distinct status from audit.load_batches")
     assert statuses == [("passed",)]
+    # the run's report: a file under $NOVA_HOME/reports, and the run's note
+    latest = nova_home() / "reports" / "latest.md"
+    assert latest.read_text().startswith("# nova_corrente_daily: SUCCESS")
+    assert _note(pg, FIRST_DAY).startswith("Run report: **SUCCESS**")
 
 
 def test_first_run_ran_under_the_split_roles(scenario):
@@ -214,6 +230,9 @@ def test_a_bad_row_is_quarantined_and_the_rest_of_the_day_reaches_the_marts(scen
                                " where table_name = 'erp.stock_movements' and checked_at ="
                                " (select max(checked_at) from audit.reconciliation_results)"))
     assert statuses["sum(quantity)"] == "explained" and statuses["keys"] == "explained"
+    note = _note(pg, CONFIG.end_date)  # the run report: the day went through, with what was quarantined
+    assert note.startswith("Run report: **SUCCESS**"), note
+    assert "Quarantined rows: " in note and "erp.stock_movements quantity > 0 except for adjustments" in note, note
 
 
 def test_fixed_source_passes_and_the_new_day_reaches_the_marts(scenario):
