@@ -60,6 +60,7 @@ def share_secrets(source: Path, home: Path) -> None:
 
     target = secrets_dir(home)
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target.chmod(0o700)  # a folder that existed already: copy2 writes each file before it sets its mode
     for secret in [source / "password", *source.glob("*.password")]:
         shutil.copy2(secret, target / secret.name)
 
