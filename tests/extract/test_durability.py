@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 from extract_testdata import DAY1, DAY2, DAY3, Database
 
@@ -139,7 +140,15 @@ def test_an_extract_waits_for_a_gate_of_the_same_source_so_verdicts_cover_what_t
         events["gate_end"] = time.monotonic()
 
     def extract() -> None:
-        time.sleep(0.3)
+        # start while the gate holds the source's advisory lock (not after a guessed delay: a quiet
+        # machine's gate can finish in less)
+        with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+            for _ in range(3000):
+                cur.execute("select count(*) from pg_locks where locktype = 'advisory' and granted")
+                if cur.fetchone()[0] or "gate_end" in events:
+                    break
+                time.sleep(0.01)
+        conn.close()
         events["extract_start"] = time.monotonic()
         load_interval(pg, DAY2, DAY3, tables=["stock_movements"])
         events["extract_end"] = time.monotonic()
