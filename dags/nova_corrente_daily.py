@@ -8,70 +8,48 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
 2. **gate_raw** — Great Expectations suites on this run's batches. A failing batch is marked
    `rejected` in `audit.load_batches` and never reaches the marts; the task fails naming the suite,
    expectation and sample bad values, and nothing downstream runs.
-3. **transform** — dbt (rendered by Cosmos, one task per model with its tests): staging ->
-   intermediate -> marts, snapshots, reorder points.
-4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
-5. **publish_forecasts** — the dbt models built on the forecasts.
+3. **transform** — dbt: staging -> intermediate -> marts, snapshots, reorder points.
+   `transform.dbt_build` runs `dbt build` once (dbt's own threads, the time of a plain `dbt build`);
+   then one task per model, seed and snapshot (`transform.<model>`, with the manifest's
+   dependencies) shows dbt's log lines for it and its tests and fails when dbt failed it, so a
+   failing test stops everything downstream. These tasks run in the triggerer (no worker process);
+   clearing one re-runs that model alone (`dbt build --select <model>`). See `plugins/nova_dbt.py`.
+4. **forecast** — `plan` splits the run into shards of whole demand classes
+   (`$NOVA_FORECAST_SHARDS`, default 2), `shard` (dynamically mapped, one task per shard, spread
+   over the workers) forecasts each into a staging table, `publish` writes them as one run in one
+   transaction: BI never sees half a run, and the forecasts are those of a single run.
+5. **publish_forecasts** — the dbt models built on the forecasts (same pattern as transform).
 6. **gate_marts** — Great Expectations suites on the marts and forecasts.
 
 Configuration comes from the environment (`NOVA_PG_*`, see README); nothing here touches a
-database at parse time.
+database at parse time (the dbt tasks are read from `dbt_project/target/manifest.json`).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 
 from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_POINTS
+from nova_dbt import dbt_task_group
 
-DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
-DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # Retry delay of the retried tasks (extract, forecast); the tests shorten it.
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NOVA_RETRY_DELAY_SECONDS", "120")))
-
-_project = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST)
-_profile = ProfileConfig(
-    profile_name="nova_corrente", target_name="warehouse", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
-)
-_execution = ExecutionConfig(
-    dbt_executable_path=os.environ.get("NOVA_DBT_EXECUTABLE", "dbt"), invocation_mode=InvocationMode.DBT_RUNNER
-)
-
-
-def _dbt_group(group_id: str, **selection: list[str]) -> DbtTaskGroup:
-    """A Cosmos task group over the models chosen by ``select``/``exclude``.
-
-    BUILD: one task per model runs the model and its tests, so a failing test stops everything
-    downstream. Tests with two parents (relationships) get their own task after both parents.
-    """
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=_project,
-        profile_config=_profile,
-        execution_config=_execution,
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
-            emit_datasets=False,
-            **selection,
-        ),
-        operator_args={"install_deps": False},
-        default_args={"retries": 0},
-    )
 
 
 def _settings():
     from nova_corrente.settings import postgres_settings
 
     return postgres_settings()
+
+
+def _interval_end(data_interval_start, data_interval_end, dag_run):
+    from nova_corrente.pipeline import resolve_interval
+
+    return resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)[1]
 
 
 def _gate(check, *args) -> dict:
@@ -110,17 +88,40 @@ def nova_corrente_daily():
 
         return _gate(run, loaded["batch_ids"])
 
-    transform = _dbt_group("transform", exclude=["tag:forecast"])
+    transform = dbt_task_group("transform", exclude=["tag:forecast"])
 
-    @task(outlets=[FORECASTS])
-    def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
-        from nova_corrente.pipeline import forecast as run
-        from nova_corrente.pipeline import resolve_interval
+    @task_group(tooltip="forecast shards of whole demand classes, published as one run")
+    def forecast():
+        @task
+        def plan(data_interval_start=None, data_interval_end=None, dag_run=None) -> list[dict]:
+            from nova_corrente.pipeline import forecast_plan
 
-        _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
-        return run(_settings(), end, run_id)
+            return forecast_plan(_settings(), _interval_end(data_interval_start, data_interval_end, dag_run))
 
-    publish_forecasts = _dbt_group("publish_forecasts", select=["tag:forecast"])
+        @task(map_index_template="{{ shard_label }}")
+        def shard(part: dict, data_interval_start=None, data_interval_end=None, dag_run=None,
+                  run_id=None) -> dict:
+            from airflow.sdk import get_current_context
+
+            from nova_corrente.pipeline import forecast_shard
+
+            get_current_context()["shard_label"] = (
+                f"shard {part['index'] + 1}/{part['count']} ({', '.join(part['classes'])})")
+            end = _interval_end(data_interval_start, data_interval_end, dag_run)
+            return forecast_shard(_settings(), end, run_id, part)
+
+        @task(outlets=[FORECASTS])
+        def publish(parts: list[dict], done: list[dict], data_interval_start=None, data_interval_end=None,
+                    dag_run=None, run_id=None) -> dict:
+            from nova_corrente.pipeline import forecast_publish
+
+            end = _interval_end(data_interval_start, data_interval_end, dag_run)
+            return forecast_publish(_settings(), end, run_id, len(parts))
+
+        parts = plan()
+        publish(parts, shard.expand(part=parts))
+
+    publish_forecasts = dbt_task_group("publish_forecasts", select=["tag:forecast"])
 
     @task(retries=0, outlets=[MARTS, REORDER_POINTS])
     def gate_marts() -> dict:

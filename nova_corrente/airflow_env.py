@@ -35,7 +35,7 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
     venv_bin = Path(os.environ.get("NOVA_VENV_BIN", REPO_ROOT / ".venv" / "bin"))
     env = {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("NOVA_DAGS_FOLDER", str(REPO_ROOT / "dags")),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # the daily DAG is scheduled as soon as the scheduler sees it (every morning, 06:00 Bahia)
