@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nova_corrente.settings import PostgresSettings, nova_home
+from nova_corrente.settings import PostgresSettings, forecast_shards, nova_home
 
 log = logging.getLogger(__name__)
 
@@ -84,25 +84,62 @@ def gate_raw(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, Any]:
     return report.as_dict()
 
 
-def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) -> dict[str, Any]:
-    """Forecast every active material-site from the demand mart and write the forecast tables.
+def forecast_run_id(interval_end: datetime) -> str:
+    """One forecast run per data interval: re-running a day replaces that day's run."""
+    return f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
-    One forecast run per data interval: its run_id is derived from the interval end, so re-running
-    a day replaces that day's run atomically instead of adding another.
-    """
+
+def forecast_plan(pg: PostgresSettings, interval_end: datetime, shards: int | None = None) -> list[dict[str, Any]]:
+    """Split the interval's forecast run into shards (whole demand classes; ``$NOVA_FORECAST_SHARDS``)."""
+    from nova_forecast.warehouse import plan_run
+
+    plan = plan_run(pg, forecast_run_id(interval_end), shards or forecast_shards())
+    return [shard.as_dict() for shard in plan]
+
+
+def forecast_shard(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str,
+                   shard: dict[str, Any]) -> dict[str, Any]:
+    """Forecast one shard into the staging tables; returns what it did and which worker did it."""
+    from nova_forecast.shards import Shard
     from nova_forecast.warehouse import run_forecasts
 
+    part = Shard.from_dict(shard)
+    worker = worker_name()
     summary = run_forecasts(
         pg,
-        run_id=f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+        run_id=forecast_run_id(interval_end),
         source=f"airflow:nova_corrente_daily/{airflow_run_id}",
-        n_jobs=2,
+        n_jobs=max(1, (os.cpu_count() or 1) // part.count),
+        artifacts_dir=nova_home() / "forecast_runs",
+        shard=part,
+        worker=worker,
+    )
+    log.info("forecast %s on %s: %d rows staged, models %s (%.1fs)", part.label(), worker, summary.rows_written,
+             summary.models_selected, summary.seconds)
+    return {**summary.as_dict(), "shard": part.index, "shards": part.count, "worker": worker}
+
+
+def forecast_publish(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str,
+                     shard_count: int) -> dict[str, Any]:
+    """Publish the interval's staged shards as one forecast run, in one transaction."""
+    from nova_forecast._version import __version__
+    from nova_forecast.warehouse import publish_shards
+
+    published = publish_shards(
+        pg, forecast_run_id(interval_end), shard_count, model_version=f"nova_forecast-{__version__}",
+        generated_at=datetime.now(UTC), source=f"airflow:nova_corrente_daily/{airflow_run_id}",
         artifacts_dir=nova_home() / "forecast_runs",
     )
-    log.info("forecast run %s: %d series, %d rows, models %s (%.1fs); plots in %s", summary.run_id,
-             summary.series_count, summary.rows_written, summary.models_selected, summary.seconds,
-             summary.artifacts_dir)
-    return summary.as_dict()
+    log.info("forecast run %s published: %d series from %d shards (workers %s)", published["run_id"],
+             published["series_count"], shard_count, ", ".join(str(w) for w in published["workers"]))
+    return published
+
+
+def worker_name() -> str:
+    """Who runs a task: ``$NOVA_WORKER_NAME`` (set per worker process) or the host name."""
+    import socket
+
+    return os.environ.get("NOVA_WORKER_NAME") or socket.gethostname()
 
 
 def gate_marts(pg: PostgresSettings) -> dict[str, Any]:

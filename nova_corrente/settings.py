@@ -112,6 +112,15 @@ def postgres_settings() -> PostgresSettings:
     )
 
 
+def forecast_shards() -> int:
+    """How many shards the daily forecast is split into (``$NOVA_FORECAST_SHARDS``, default 2): one per
+    worker slot you want it to use; at most one per demand class is useful (nova_forecast.shards)."""
+    value = os.environ.get("NOVA_FORECAST_SHARDS", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise RuntimeError(f"NOVA_FORECAST_SHARDS={value!r}: expected a whole number of shards, at least 1")
+    return int(value)
+
+
 def dbt_env(pg: PostgresSettings) -> dict[str, str]:
     """Environment variables read by dbt_project/profiles.yml (and GX / the forecast task)."""
     return {
