@@ -40,7 +40,12 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # the daily DAG is scheduled as soon as the scheduler sees it (every morning, 06:00 Bahia)
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor; CeleryExecutor spreads tasks (e.g. the forecast's shards) over
+        # `airflow celery worker` processes, with Redis as the broker
+        "AIRFLOW__CORE__EXECUTOR": os.environ.get("NOVA_AIRFLOW_EXECUTOR", "LocalExecutor"),
+        "AIRFLOW__CELERY__BROKER_URL": os.environ.get("NOVA_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "AIRFLOW__CELERY__RESULT_BACKEND": pg.url(pg.airflow_db, driver="db+postgresql"),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
         # 2 cores: a small pool of workers, one DAG run at a time
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
