@@ -24,7 +24,6 @@ tasks then report from ``execute`` instead of the triggerer, with the same outco
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -184,7 +183,6 @@ class DbtNodeTrigger(BaseTrigger):
             yield TaskFailedEvent()
             return
         yield TaskSuccessEvent()
-        await asyncio.sleep(0)
 
 
 def dbt_task_group(group_id: str, *, select: Sequence[str] = (), exclude: Sequence[str] = (),

@@ -1,7 +1,7 @@
 {#- on-run-start hook: the read-only BI role exists (NOLOGIN; people log in with their own roles
     and are granted membership) and may use the marts schema; select on each mart comes from the
-    `grants` config. Idempotent, and safe when several dbt processes run it at once (Cosmos starts
-    one per model): a concurrent creation or grant by another process is not an error. -#}
+    `grants` config. Idempotent, and safe when several dbt processes run it at once (models re-run
+    alone from their Airflow tasks): a concurrent creation or grant by another process is not an error. -#}
 {% macro ensure_bi_reader_role(role_name='nova_bi_reader', schema_name='marts') -%}
 do $bi_reader$
 begin
