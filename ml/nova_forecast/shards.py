@@ -59,10 +59,11 @@ class Shard:
                    int(value["top_k"]), int(value["auto_top_k"]))
 
 
-def series_stats(panel: Panel, config: EngineConfig) -> pd.DataFrame:
+def series_stats(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per series, what the engine's cross-series choices look at: unique_id, demand_class, volume,
-    and ``rank`` (position in the engine's slow-model ranking; NaN when not ranked)."""
-    classes = classify_panel(panel)
+    and ``rank`` (position in the engine's slow-model ranking; NaN when not ranked). ``classes``
+    must be the classes the engine will use (default: its own classification of ``panel``)."""
+    classes = classify_panel(panel) if classes is None else classes
     volume = np.nansum(panel.values, axis=1)
     backtestable = panel.lengths >= config.min_train_length + config.horizon
     # the engine's ranking: by volume, stable on the panel's (sorted) order; backtestable, some demand

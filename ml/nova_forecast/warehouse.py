@@ -347,6 +347,7 @@ def plan_run(pg: PostgresSettings, run_id: str, shards: int, config: EngineConfi
     if frame.empty:
         raise InputError(f"{DEMAND_TABLE} has no rows: nothing to forecast")
     panel, _ = load_panel(frame[["unique_id", "ds", "y"]], config.freq)
+    # the shards must group the series by the very classes forecast_panel will use for them
     plan = plan_shards(series_stats(panel, config), shards, config)
     import psycopg2
 
