@@ -7,7 +7,7 @@ the demo's. Prints:
   wall seconds (first task start -> last task end) and summed task seconds, from Airflow's
   task-instance records;
 * plain `dbt build` of the same models on the same warehouse, and the ratio
-  Cosmos transform / plain dbt build (the price of one Airflow task per model);
+  transform stage / plain dbt build (the price of one Airflow task per model);
 * peak resident memory of the DAG run process tree is not measured here (see bench/extract.py and
   bench/forecast.py for the memory of the heavy stages).
 
@@ -139,7 +139,7 @@ def main() -> int:
     transform_wall = stages.get("transform", (float("nan"),))[0]
     print(f"\nplain dbt build --exclude tag:forecast  {plain_transform:8.1f} s")
     print(f"plain dbt build (all models)            {plain_full:8.1f} s")
-    print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform:.2f}x")
+    print(f"ratio transform stage / plain dbt build: {transform_wall / plain_transform:.2f}x")
     return 0
 
 
