@@ -8,8 +8,8 @@ the demo's. Prints:
   task-instance records;
 * plain `dbt build` of the same models on the same warehouse (the DAG's transform selection and all
   models), the five slowest models of each with their seconds and the summed seconds of models,
-  tests and unit tests (from dbt's run_results.json), and the ratio Cosmos transform / plain dbt
-  build (the price of one Airflow task per model);
+  tests and unit tests (from dbt's run_results.json), and the ratio transform stage / plain dbt
+  build (the price of per-model tasks);
 * plain `dbt docs generate` (compiles every model) and the ratio refresh_dbt_docs / it (the DAG's
   docs refresh reuses the manifest and only reads the catalog);
 * peak resident memory of the DAG run process tree is not measured here (see bench/extract.py and
@@ -183,7 +183,7 @@ def main() -> int:
     print("\nplain dbt build on the same warehouse (wall; the five slowest models)")
     _print_dbt("plain dbt build --exclude tag:forecast", plain_transform)
     _print_dbt("plain dbt build (all models)", plain_full)
-    print(f"ratio Cosmos transform / plain dbt build: {transform_wall / plain_transform.wall_seconds:.2f}x")
+    print(f"ratio transform stage / plain dbt build: {transform_wall / plain_transform.wall_seconds:.2f}x")
     docs_wall = stages.get("refresh_dbt_docs", (float("nan"),))[0]
     print(f"plain dbt docs generate (compiles)      {plain_docs.wall_seconds:8.1f} s")
     print(f"ratio refresh_dbt_docs task / plain dbt docs generate: {docs_wall / plain_docs.wall_seconds:.2f}x")

@@ -8,10 +8,14 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
 2. **gate_raw** — Great Expectations suites on each of this run's batches: bad rows go to
    `audit.quarantined_rows` and never reach the marts, the rest of the batch passes; a structural
    problem or too many bad rows holds that batch back whole (`rejected`). The good data goes on.
-3. **transform** — dbt (rendered by Cosmos, one task per model with its tests): staging ->
-   intermediate -> marts, snapshots, reorder points.
+3. **transform** — dbt: staging -> intermediate -> marts, snapshots, reorder points.
+   `transform.dbt_build` runs `dbt build` once (dbt's own threads, the time of a plain `dbt build`);
+   then one task per model, seed and snapshot (`transform.<model>`, with the manifest's
+   dependencies) shows dbt's log lines for it and its tests and fails when dbt failed it, so a
+   failing test stops everything downstream. These tasks run in the triggerer (no worker process);
+   clearing one re-runs that model alone (`dbt build --select <model>`). See `plugins/nova_dbt.py`.
 4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
-5. **publish_forecasts** — the dbt models built on the forecasts.
+5. **publish_forecasts** — the dbt models built on the forecasts (same pattern as transform).
 6. **gate_marts** — Great Expectations suites on the marts and forecasts.
 7. **gate_reconciliation** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
    fails the run, after everything good was published, when a difference is not explained by
@@ -26,26 +30,30 @@ Alerts (e-mail / Slack webhook, configured by environment, see README): a task t
 its retries, batches held back by the raw gate, a run not successful by 07:30 Bahia.
 
 Configuration comes from the environment (`NOVA_PG_*`, see README); nothing here touches a
-database at parse time.
+database at parse time (the dbt tasks are read from `dbt_project/target/manifest.json`).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
-from airflow.sdk import AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, dag, task, teardown
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import (
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    dag,
+    task,
+    teardown,
+)
 
 from nova_corrente.operations.airflow_callbacks import on_deadline_missed, on_task_failure
 from nova_corrente.operations.alerts import deadline_after_logical_date, deadline_time
 from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_POINTS
+from nova_dbt import dbt_task_group
 
-DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
-DBT_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # Retry delay of the retried tasks (extract, forecast); the tests shorten it.
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NOVA_RETRY_DELAY_SECONDS", "120")))
 SCHEDULE_TIME = pendulum.time(6, 0)  # America/Bahia
@@ -59,42 +67,17 @@ DEADLINE = [] if _deadline is None else [DeadlineAlert(
     name="daily_run_deadline",
 )]
 
-_project = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=DBT_MANIFEST)
-_profile = ProfileConfig(
-    profile_name="nova_corrente", target_name="warehouse", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
-)
-_execution = ExecutionConfig(
-    dbt_executable_path=os.environ.get("NOVA_DBT_EXECUTABLE", "dbt"), invocation_mode=InvocationMode.DBT_RUNNER
-)
-
-
-def _dbt_group(group_id: str, **selection: list[str]) -> DbtTaskGroup:
-    """A Cosmos task group over the models chosen by ``select``/``exclude``.
-
-    BUILD: one task per model runs the model and its tests, so a failing test stops everything
-    downstream. Tests with two parents (relationships) get their own task after both parents.
-    """
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=_project,
-        profile_config=_profile,
-        execution_config=_execution,
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
-            emit_datasets=False,
-            **selection,
-        ),
-        operator_args={"install_deps": False},
-        default_args={"retries": 0},
-    )
-
 
 def _settings():
     from nova_corrente.settings import postgres_settings
 
     return postgres_settings()
+
+
+def _interval_end(data_interval_start, data_interval_end, dag_run):
+    from nova_corrente.pipeline import resolve_interval
+
+    return resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)[1]
 
 
 def _gate(check, *args) -> dict:
@@ -136,17 +119,15 @@ def nova_corrente_daily():
 
         return _gate(run, loaded["batch_ids"])
 
-    transform = _dbt_group("transform", exclude=["tag:forecast"])
+    transform = dbt_task_group("transform", exclude=["tag:forecast"])
 
     @task(outlets=[FORECASTS])
     def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
         from nova_corrente.pipeline import forecast as run
-        from nova_corrente.pipeline import resolve_interval
 
-        _, end = resolve_interval(data_interval_start, data_interval_end, dag_run.run_after)
-        return run(_settings(), end, run_id)
+        return run(_settings(), _interval_end(data_interval_start, data_interval_end, dag_run), run_id)
 
-    publish_forecasts = _dbt_group("publish_forecasts", select=["tag:forecast"])
+    publish_forecasts = dbt_task_group("publish_forecasts", select=["tag:forecast"])
 
     @task(retries=0, outlets=[MARTS, REORDER_POINTS])
     def gate_marts() -> dict:

@@ -1,5 +1,6 @@
 # Airflow image for docker-compose.airflow.yml: the official Airflow 3.3 image plus the platform's
-# pinned requirements and code, with the dbt manifest parsed at build time (Cosmos renders from it).
+# pinned requirements and code, with the dbt manifest parsed at build time (the DAG renders its dbt
+# tasks from it).
 FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:root requirements.txt /opt/nova/requirements.txt
 RUN pip install --no-cache-dir -r /opt/nova/requirements.txt

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 from nova_corrente.db_roles import ALLOW_SUPERUSER_ENV
-from nova_corrente.operations.dbt_docs import cosmos_projects_setting
 from nova_corrente.settings import (
     COMPONENT_ROLES,
     REPO_ROOT,
@@ -44,12 +43,17 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
     venv_bin = Path(os.environ.get("NOVA_VENV_BIN", REPO_ROOT / ".venv" / "bin"))
     env = {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("NOVA_DAGS_FOLDER", str(REPO_ROOT / "dags")),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # the daily DAG is scheduled as soon as the scheduler sees it (every morning, 06:00 Bahia)
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor; CeleryExecutor spreads tasks (e.g. the forecast's shards) over
+        # `airflow celery worker` processes, with Redis as the broker
+        "AIRFLOW__CORE__EXECUTOR": os.environ.get("NOVA_AIRFLOW_EXECUTOR", "LocalExecutor"),
+        "AIRFLOW__CELERY__BROKER_URL": os.environ.get("NOVA_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "AIRFLOW__CELERY__RESULT_BACKEND": pg.as_role("airflow").url(pg.airflow_db, driver="db+postgresql"),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
         # 2 cores: a small pool of workers, one DAG run at a time
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
@@ -67,13 +71,6 @@ def airflow_env(pg: PostgresSettings, *, home: Path | None = None) -> dict[str, 
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret(home / "jwt_secret"),
-        # Cosmos: dbt lives in the same virtualenv; no Airflow Variables cache writes at parse time
-        "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
-        "AIRFLOW__COSMOS__PROPAGATE_LOGS": "False",
-        # Cosmos's dbt docs view (UI menu Browse > dbt Docs), served from the site the DAG refreshes;
-        # no telemetry request from the UI or the tasks
-        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": cosmos_projects_setting(),
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "NOVA_HOME": str(nova_home()),
         "NOVA_DBT_EXECUTABLE": str(venv_bin / "dbt"),
         "NO_PROXY": "*",

@@ -132,13 +132,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def service_pids() -> dict[str, int]:
+    """The running services started here (the UI's services and any Celery workers), by name."""
     pids = {}
-    for name in SERVICES:
-        pidfile = _run_dir() / f"{name}.pid"
-        if pidfile.exists():
-            pid = int(pidfile.read_text().strip() or 0)
-            if pid and _pid_alive(pid):
-                pids[name] = pid
+    for pidfile in sorted(_run_dir().glob("*.pid")):
+        pid = int(pidfile.read_text().strip() or 0)
+        if pid and _pid_alive(pid):
+            pids[pidfile.stem] = pid
     return pids
 
 
@@ -177,6 +176,35 @@ def start_services(pg: PostgresSettings, wait_s: float = 180) -> dict[str, int]:
             raise RuntimeError(f"airflow {', '.join(dead)} exited; see {_run_dir()}/<service>.log")
         time.sleep(2)
     raise RuntimeError(f"the Airflow UI did not answer on {url} within {wait_s:.0f}s; see {_run_dir()}/api-server.log")
+
+
+def start_celery_workers(pg: PostgresSettings, count: int = 2) -> dict[str, int]:
+    """``count`` ``airflow celery worker`` processes on this machine (CeleryExecutor), named
+    ``worker-1`` .. ``worker-<count>`` (Celery host name and ``$NOVA_WORKER_NAME``, which the tasks
+    record); waits until each has answered the broker. ``stop_services`` stops them too."""
+    env = _env(pg)
+    if env["AIRFLOW__CORE__EXECUTOR"] != "CeleryExecutor":
+        raise RuntimeError("Celery workers need NOVA_AIRFLOW_EXECUTOR=CeleryExecutor (and a Redis broker at "
+                           "NOVA_CELERY_BROKER_URL)")
+    started = {}
+    for number in range(1, count + 1):
+        name = f"worker-{number}"
+        logfile = _run_dir() / f"celery-{name}.log"
+        with logfile.open("a") as handle:
+            proc = subprocess.Popen([_airflow_bin(), "celery", "worker", "--celery-hostname", f"{name}@%h",
+                                     "--skip-serve-logs"], env={**env, "NOVA_WORKER_NAME": name},
+                                    stdout=handle, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+        (_run_dir() / f"celery-{name}.pid").write_text(str(proc.pid))
+        started[name] = proc.pid
+        log.info("started airflow celery worker %s (pid %d, log %s)", name, proc.pid, logfile)
+    deadline = time.monotonic() + 300
+    for name in started:
+        logfile = _run_dir() / f"celery-{name}.log"
+        while "ready." not in logfile.read_text(errors="replace"):
+            if time.monotonic() > deadline or not _pid_alive(started[name]):
+                raise RuntimeError(f"celery {name} did not come up; see {logfile}")
+            time.sleep(2)
+    return started
 
 
 def stop_services(timeout_s: float = 30) -> list[str]:

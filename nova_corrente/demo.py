@@ -3,7 +3,7 @@
 Steps, each skipped when already done (a second run only does what is missing):
 1. the PostgreSQL server and its databases (embedded unless NOVA_PG_HOST is set);
 2. the simulated ERP (seeded) in database ``erp`` and the feed files in the landing folder;
-3. the dbt manifest Cosmos renders tasks from, and the Airflow metadata database;
+3. the dbt manifest the DAG renders its dbt tasks from, and the Airflow metadata database;
 4. one run of the daily DAG through Airflow (`airflow dags test`) for the day after the ERP's
    last business day;
 5. a summary read from the marts.

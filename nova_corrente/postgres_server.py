@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_USER = "pgserver"
 SERVER_CONF = {
-    # sized for a 2-core / small machine: Airflow + Cosmos tasks + dbt threads
+    # sized for a 2-core / small machine: Airflow tasks + dbt threads
     "max_connections": "150",
     "shared_buffers": "256MB",
     "work_mem": "32MB",

@@ -1,16 +1,21 @@
-"""Airflow 3 plugin: the data-quality page and the run-report note.
+"""Airflow 3 plugin: the data-quality page, the dbt docs site and the run-report note.
 
 * ``/nova/quality/`` (FastAPI app mounted in the API server) with an external view "Data quality"
   in the UI's Browse menu, shown inside the UI; logged-in users only. The page is built by
   ``nova_corrente.operations.quality_page``.
+* ``/nova/dbt_docs/`` (same app): the dbt docs site the DAG's ``refresh_dbt_docs`` task keeps in
+  ``$NOVA_HOME/dbt_docs`` (``index.html``, ``manifest.json``, ``catalog.json``, nothing else), as
+  "dbt Docs" in the Browse menu (a tab of its own); logged-in users only.
 * A listener attaching each ``nova_corrente_daily`` run's report (the ``run_report`` task's return
   value) to the run as its note when the run finishes; a note a person wrote is left alone.
 
-The dbt docs view comes from astronomer-cosmos's own plugin (configured by ``airflow_env``).
+The FastAPI app is built only where Airflow asks for it (the API server): task processes load
+plugins too (listeners, macros), and must not pay for importing the web stack.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -31,7 +36,7 @@ def create_app() -> Any:
     """The FastAPI app serving the page (the API server mounts it under ``/nova``)."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends, FastAPI, HTTPException, Query
-    from fastapi.responses import HTMLResponse
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
     app = FastAPI(title="Nova Corrente operations", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -45,6 +50,24 @@ def create_app() -> Any:
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         return HTMLResponse(page.render(data), headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"})
+
+    @app.get("/dbt_docs/", include_in_schema=False)
+    def dbt_docs_home() -> Any:
+        return RedirectResponse("index.html")
+
+    @app.get("/dbt_docs/{name}", dependencies=[Depends(requires_authenticated())])
+    def dbt_docs_file(name: str) -> Any:
+        from nova_corrente.operations.dbt_docs import site_file
+
+        try:
+            path = site_file(name)
+        except KeyError as exc:
+            raise HTTPException(status_code=404, detail=f"not part of the dbt docs site: {name}") from exc
+        except FileNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        # the page runs its own scripts and styles (dbt's single-file app); it may only be framed by the UI
+        return FileResponse(path, headers={"Content-Security-Policy": "frame-ancestors 'self'",
+                                           "Cache-Control": "no-cache"})
 
     return app
 
@@ -115,7 +138,6 @@ def _set_note(session: Any, dag_run: Any) -> None:
 
 class NovaOperationsPlugin(AirflowPlugin):
     name = "nova_operations"
-    fastapi_apps: list[dict[str, Any]] = []
     external_views = [
         {
             "name": "Data quality",
@@ -123,11 +145,16 @@ class NovaOperationsPlugin(AirflowPlugin):
             "url_route": "data-quality",
             "category": "Browse",
             "destination": "nav",
-        }
+        },
+        {  # no url_route: a tab of its own (the docs app is a full page with its own navigation)
+            "name": "dbt Docs",
+            "href": f"{_BASE_PATH}{URL_PREFIX}/dbt_docs/index.html",
+            "category": "Browse",
+        },
     ]
     listeners = [RunReportNote()]
 
-    def __init__(self) -> None:
-        super().__init__()
-        # built when the plugin manager instantiates the plugin, not when the module is imported
-        self.fastapi_apps = [{"name": "nova_operations", "app": create_app(), "url_prefix": URL_PREFIX}]
+    @functools.cached_property
+    def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """Built on first use, i.e. by the API server only (see the module docstring)."""
+        return [{"name": "nova_operations", "app": create_app(), "url_prefix": URL_PREFIX}]

@@ -1,10 +1,10 @@
-"""The dbt docs site the Airflow UI shows (astronomer-cosmos's dbt docs plugin), kept current by the DAG.
+"""The dbt docs site the Airflow UI shows (Browse > dbt Docs), kept current by the DAG.
 
-Cosmos serves ``index.html``, ``manifest.json`` and ``catalog.json`` from the folder configured in
-``[cosmos] dbt_docs_projects`` (``cosmos_projects_setting`` renders it; ``airflow_env`` sets it):
-``$NOVA_HOME/dbt_docs``. ``refresh`` rebuilds that folder cheaply after each successful transform:
+The platform's plugin (``plugins/nova_operations_plugin.py``) serves ``index.html``, ``manifest.json``
+and ``catalog.json`` from ``$NOVA_HOME/dbt_docs`` (:func:`docs_dir`) under ``/nova/dbt_docs/``, to
+logged-in users. ``refresh`` rebuilds that folder cheaply after each successful transform:
 
-* the manifest is the one Cosmos renders the DAG's tasks from (``dbt_project/target/manifest.json``),
+* the manifest is the one the DAG renders its dbt tasks from (``dbt_project/target/manifest.json``),
   copied, not recompiled: the lineage and column docs shown are those of what runs;
 * ``dbt docs generate --no-compile`` (partial parse seeded from the project's target) writes only
   ``catalog.json`` (column types and row counts, read from the warehouse) and ``index.html``;
@@ -40,10 +40,19 @@ def docs_dir() -> Path:
     return nova_home() / "dbt_docs"
 
 
-def cosmos_projects_setting(directory: Path | None = None) -> str:
-    """The value of ``[cosmos] dbt_docs_projects`` (``AIRFLOW__COSMOS__DBT_DOCS_PROJECTS``)."""
-    directory = directory or docs_dir()
-    return json.dumps({PROJECT_SLUG: {"dir": str(directory), "index": "index.html", "name": DISPLAY_NAME}})
+def site_file(name: str, directory: Path | None = None) -> Path:
+    """The path of one of the site's files (``SITE_FILES``), for the UI to serve.
+
+    Raises ``KeyError`` for any other name (nothing else in the folder is served) and
+    ``FileNotFoundError`` with what to do when the site was not built yet.
+    """
+    if name not in SITE_FILES:
+        raise KeyError(name)
+    path = (directory or docs_dir()) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist yet: the daily DAG's refresh_dbt_docs task builds the "
+                                "dbt docs site after its first successful transform")
+    return path
 
 
 @dataclass(frozen=True)

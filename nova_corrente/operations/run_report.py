@@ -26,8 +26,8 @@ from nova_corrente.settings import PostgresSettings, nova_home
 
 log = logging.getLogger(__name__)
 
-#: the URL paths of the UI pages the report links to (the plugin and Cosmos serve them)
-DBT_DOCS_PATH = "cosmos/nova_corrente/dbt_docs_index.html"
+#: the URL paths of the UI pages the report links to (the platform's plugin serves them)
+DBT_DOCS_PATH = "nova/dbt_docs/index.html"
 QUALITY_PAGE_PATH = "nova/quality/"
 TOP_REORDERS = 10
 #: Airflow's DAG-run note holds at most this many characters
@@ -77,23 +77,25 @@ def top_reorders(cur: Any, limit: int = TOP_REORDERS) -> list[Reorder]:
 
 @dataclass
 class DbtOutcome:
-    """Cosmos tasks of the dbt groups, by kind (model/test) and state."""
+    """Tasks of the dbt groups by state: the group's ``dbt build`` and one task per model, seed and
+    snapshot (which fails when the node or one of its tests failed)."""
 
     models: Counter = field(default_factory=Counter)
-    tests: Counter = field(default_factory=Counter)
+    builds: Counter = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
 
 
 def dbt_outcome(task_states: Mapping[str, str | None], groups: Sequence[str]) -> DbtOutcome:
-    """Classify the tasks of the dbt task groups: ``<group>.<node>[.<step>]``; steps named test are tests."""
+    """Classify the tasks of the dbt task groups: ``<group>.dbt_build`` and ``<group>.<node>``."""
+    from nova_corrente.transform import BUILD_TASK_ID
+
     outcome = DbtOutcome()
     for task_id, state in sorted(task_states.items()):
-        group = task_id.split(".", 1)[0]
-        if group not in groups or "." not in task_id:
+        group, _, node = task_id.partition(".")
+        if group not in groups or not node:
             continue
         state = state or "not run"
-        kind = outcome.tests if re.search(r"(^|[._])test($|[._])", task_id.split(".", 1)[1]) else outcome.models
-        kind[state] += 1
+        (outcome.builds if node == BUILD_TASK_ID else outcome.models)[state] += 1
         if state in {"failed", "upstream_failed"}:
             outcome.failed.append(f"{task_id} ({state})")
     return outcome
@@ -267,7 +269,8 @@ def render_markdown(report: RunReport) -> str:
                 f"difference {r.difference}){f' — {r.detail}' if r.detail else ''}" for r in report.reconciliations]
 
     out += ["", "## dbt", "",
-            f"Models: {_counts(report.dbt.models)}; tests: {_counts(report.dbt.tests)}."]
+            f"Models, seeds and snapshots (each with its tests): {_counts(report.dbt.models)}; "
+            f"dbt builds: {_counts(report.dbt.builds)}."]
     if report.dbt.failed:
         out.append("Failed: " + ", ".join(f"`{t}`" for t in report.dbt.failed) + ".")
 
@@ -305,7 +308,7 @@ def note_text(report: RunReport, markdown_path: Path | None) -> str:
     """The DAG-run note: the headline facts (Airflow keeps at most 1000 characters), and where the rest is."""
     rejected = [b for b in report.batches if b.status == "rejected"]
     lines = [f"{NOTE_PREFIX} **{report.outcome}** — {len(report.batches)} batches, {len(rejected)} rejected; "
-             f"dbt models {_counts(report.dbt.models)}; tests {_counts(report.dbt.tests)}"]
+             f"dbt models (with their tests) {_counts(report.dbt.models)}"]
     if report.failed_tasks:
         lines.append("Failed: " + ", ".join(f"`{t}`" for t in report.failed_tasks[:5])
                      + (" …" if len(report.failed_tasks) > 5 else "")

@@ -27,7 +27,9 @@ for dag_id, dag in bag.dags.items():
         "tags": sorted(dag.tags),
         "doc_md": bool(dag.doc_md),
         "tasks": {t.task_id: {"retries": t.retries, "upstream": sorted(t.upstream_task_ids),
-                              "outlets": [getattr(o, "name", str(o)) for o in t.outlets]} for t in dag.tasks},
+                              "outlets": [getattr(o, "name", str(o)) for o in t.outlets],
+                              "operator": type(t).__name__, "start_from_trigger": t.start_from_trigger,
+                              "unique_id": getattr(t, "unique_id", None)} for t in dag.tasks},
         "timetable": type(dag.timetable).__name__,
         "schedule": sorted(a.name for a in getattr(dag.timetable.asset_condition, "objects", []))
                     if hasattr(dag.timetable, "asset_condition") else None,
@@ -57,30 +59,54 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
     for dag_id, dag in dagbag["dags"].items():
         assert dag["tags"], dag_id
         assert dag["doc_md"], dag_id
-        python_tasks = {tid: t for tid, t in dag["tasks"].items() if "." not in tid}
-        assert python_tasks
-        # retries everywhere, except the quality gates: a data failure is not retried
-        for task_id, task in python_tasks.items():
-            expected = 0 if task_id.startswith("gate_") else 2
+        for task_id, task in dag["tasks"].items():
+            # retries everywhere, except where a retry cannot help: the quality gates (a data
+            # failure) and the dbt model tasks (they report dbt's verdict; clearing one rebuilds it)
+            expected = 0 if task_id.startswith("gate_") or task["operator"] == "DbtNodeOperator" else 2
             assert task["retries"] == expected, (dag_id, task_id)
+
+
+def _manifest_nodes() -> dict:
+    manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    return {uid: node for uid, node in manifest["nodes"].items()
+            if node["resource_type"] in ("model", "seed", "snapshot")}
+
+
+def test_one_task_per_dbt_model_seed_and_snapshot(dagbag):
+    tasks = dagbag["dags"]["nova_corrente_daily"]["tasks"]
+    nodes = _manifest_nodes()
+    rendered = {task["unique_id"]: task_id for task_id, task in tasks.items() if task["operator"] == "DbtNodeOperator"}
+    assert set(rendered) == set(nodes)  # every model, seed and snapshot once, nothing else
+    for unique_id, task_id in rendered.items():
+        group = "publish_forecasts" if "forecast" in nodes[unique_id]["tags"] else "transform"
+        assert task_id == f"{group}.{nodes[unique_id]['name']}"
+        assert tasks[task_id]["start_from_trigger"] is True  # reported by the triggerer, no worker
+
+
+def test_dbt_task_dependencies_mirror_the_manifest(dagbag):
+    tasks = dagbag["dags"]["nova_corrente_daily"]["tasks"]
+    nodes = _manifest_nodes()
+    for task_id, task in tasks.items():
+        if task["operator"] != "DbtNodeOperator":
+            continue
+        group = task_id.split(".")[0]
+        parents = {f"{group}.{nodes[up]['name']}" for up in nodes[task["unique_id"]]["depends_on"].get("nodes", [])
+                   if up in nodes and f"{group}.{nodes[up]['name']}" in tasks}
+        # the parents in its group, or (a root of the group) the group's single dbt build
+        assert set(task["upstream"]) == (parents or {f"{group}.dbt_build"}), task_id
 
 
 def test_daily_dag_stages_are_wired_in_order(dagbag):
     dag = dagbag["dags"]["nova_corrente_daily"]
     tasks = dag["tasks"]
     assert dag["timetable"] == "CronDataIntervalTimetable" and dag["catchup"] is False
-    transform = [tid for tid in tasks if tid.startswith("transform.")]
-    publish = [tid for tid in tasks if tid.startswith("publish_forecasts.")]
-    # Cosmos renders one task per dbt node: staging, intermediate and marts models are all there
-    assert any("stg_erp__stock_movements" in tid for tid in transform)
-    assert any("fct_reorder_points" in tid for tid in transform)
-    assert any("fct_forecasts" in tid for tid in publish)
-    assert not any("fct_forecasts" in tid for tid in transform)
     assert tasks["gate_raw"]["upstream"] == ["extract_load"]
-    # every transform root waits for the raw gate; forecast waits for the transform leaves
-    roots = [tid for tid in transform if not any(up.startswith("transform.") for up in tasks[tid]["upstream"])]
-    assert roots and all(tasks[tid]["upstream"] == ["gate_raw"] for tid in roots)
-    assert all(up.startswith("transform.") for up in tasks["forecast"]["upstream"])
+    # the raw gate opens the transform's single dbt build; the forecast waits for the transform's leaves
+    assert tasks["transform.dbt_build"]["upstream"] == ["gate_raw"]
+    transform = {tid for tid in tasks if tid.startswith("transform.")}
+    transform_leaves = transform - {up for tid in transform for up in tasks[tid]["upstream"]}
+    assert set(tasks["forecast"]["upstream"]) == transform_leaves
+    assert tasks["publish_forecasts.dbt_build"]["upstream"] == ["forecast"]
     assert all(up.startswith("publish_forecasts.") for up in tasks["gate_marts"]["upstream"])
     # the reconciliation gate runs last, after the marts are published, on the run's batches
     assert sorted(tasks["gate_reconciliation"]["upstream"]) == ["extract_load", "gate_marts"]

@@ -21,7 +21,7 @@ OFFLINE_ENV = {
 
 @pytest.fixture(scope="session")
 def parsed_manifest(tmp_path_factory) -> dict:
-    """The manifest of an offline ``dbt parse`` of dbt_project/ (what Cosmos renders the DAG from)."""
+    """The manifest of an offline ``dbt parse`` of dbt_project/ (what the DAG renders its dbt tasks from)."""
     target = tmp_path_factory.mktemp("dbt_parse")
     run_dbt(None, ["parse"], target, env_overrides=OFFLINE_ENV)
     return json.loads((target / "manifest.json").read_text())

@@ -1,4 +1,4 @@
-"""The dbt project without a database: it parses offline (the manifest Cosmos renders the DAG from),
+"""The dbt project without a database: it parses offline (the manifest the DAG renders its dbt tasks from),
 follows the layer conventions, and its committed holiday seed is what the generator produces."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FORECAST_MODELS = {"fct_forecasts", "fct_forecast_accuracy", "fct_stock_alerts",
 
 @pytest.fixture(scope="module")
 def manifest(parsed_manifest) -> dict:
-    """The offline parse of conftest.py (no database: Cosmos renders the DAG from it)."""
+    """The offline parse of conftest.py (no database: the DAG renders its dbt tasks from it)."""
     return parsed_manifest
 
 

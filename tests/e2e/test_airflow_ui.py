@@ -4,13 +4,17 @@ One Airflow start for the module: `make airflow`'s api-server, scheduler, dag-pr
 (LocalExecutor) on test databases, a private NOVA_HOME and a spare port, with the alerts pointed at
 a local SMTP server and a local webhook receiver. In order:
 
-1. log in, open the DAG, trigger it with the Trigger button; the run succeeds and its report is its note;
-2. the dbt docs view (Browse menu) shows fct_reorder_points and its lineage;
-3. bad ERP rows: the raw gate of the next run holds their batch back (the run's final audit fails
+1. log in, open the DAG, trigger it with the Trigger button; the run succeeds, one task per dbt model,
+   and its report is its note;
+2. clearing one model's task (as the UI's Clear does) re-runs that model alone and nothing else;
+3. the dbt docs view (Browse menu) shows fct_reorder_points and its lineage;
+4. a failing dbt test fails its model's task and everything downstream of it stays unbuilt (a probe DAG:
+   a three-model dbt project written by the test, through the same ``plugins/nova_dbt.py``);
+5. bad ERP rows: the raw gate of the next run holds their batch back (the run's final audit fails
    the run), the alert names the suite, the rule and the bad values, and the data-quality page
    (Browse menu) shows the batch held back with its failing rule;
-4. a run created after its deadline raises the deadline alert;
-5. every request the browser made stayed on 127.0.0.1.
+6. a run created after its deadline raises the deadline alert;
+7. every request the browser made stayed on 127.0.0.1.
 
 The DAG is unpaused at creation (as `make airflow` leaves it), so the scheduler starts the latest
 scheduled run as soon as it sees the DAG; the fixture marks that run failed (it would double the
@@ -22,6 +26,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -35,11 +41,41 @@ from browser import LAUNCH_FLAGS, foreign_requests, require_chromium, screenshot
 
 from nova_corrente import airflow_services
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files
-from nova_corrente.settings import share_secrets
+from nova_corrente.settings import COMPONENT_ROLES, REPO_ROOT, dbt_env, share_secrets
 
 pytestmark = pytest.mark.slow
 DAG_ID = airflow_services.DAG_ID
 RUN_TIMEOUT_S = 1800
+PROBE_DAG_ID = "nova_dbt_probe"
+
+PROBE_PROJECT = {
+    "dbt_project.yml": 'name: probe\nprofile: nova_corrente\nversion: "1.0.0"\nconfig-version: 2\n'
+                       "flags:\n  send_anonymous_usage_stats: false\n"
+                       "models:\n  probe:\n    +materialized: table\n    +schema: probe\n",
+    "models/_probe.yml": "sources:\n  - name: probe\n    schema: probe_src\n    tables:\n      - name: flags\n"
+                         "models:\n  - name: first\n    columns:\n      - name: status\n        data_tests:\n"
+                         "          - accepted_values:\n              arguments:\n                values: ['ok']\n",
+    "models/first.sql": "select status from {{ source('probe', 'flags') }}\n",
+    "models/second.sql": "select status from {{ ref('first') }}\n",
+    "models/third.sql": "select status, clock_timestamp() as built_at from {{ ref('second') }}\n",
+}
+
+PROBE_DAG = '''"""Test probe: a three-model dbt project through plugins/nova_dbt.py."""
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import dag
+from nova_dbt import dbt_task_group
+
+
+@dag(dag_id="nova_dbt_probe", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+     tags=["test"], doc_md=__doc__)
+def nova_dbt_probe():
+    dbt_task_group("probe", project_dir=Path({project!r}))
+
+
+nova_dbt_probe()
+'''
 
 
 def _call(base: str, path: str, token: str | None = None, body: dict | None = None, method: str = "GET"):
@@ -57,6 +93,7 @@ class Ui:
     def __init__(self, base, password, token, pg, home, smtp, webhook, page, requests):
         self.base, self.password, self.token, self.pg, self.home = base, password, token, pg, home
         self.smtp, self.webhook, self.page, self.requests = smtp, webhook, page, requests
+        self.first_run: tuple[str, dict] | None = None  # the successful run's id and its task instances
 
     def api(self, path: str, body: dict | None = None, method: str = "GET"):
         return _call(self.base, path, self.token, body, method)
@@ -70,9 +107,16 @@ class Ui:
             time.sleep(10)
         pytest.fail(f"run {run_id} did not finish within {timeout:.0f}s")
 
-    def task_states(self, run_id: str) -> dict[str, str]:
-        tis = self.api(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=500")["task_instances"]
-        return {ti["task_id"]: ti["state"] for ti in tis}
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, dict]:
+        tis = self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")["task_instances"]
+        return {ti["task_id"]: ti for ti in tis}
+
+    def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+        return {task_id: ti["state"] for task_id, ti in self.task_instances(run_id, dag_id).items()}
+
+    def task_log(self, run_id: str, task_id: str, try_number: int, dag_id: str = DAG_ID) -> str:
+        return json.dumps(self.api(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/"
+                                   f"{try_number}?full_content=true"))
 
     def warehouse(self, sql: str, params=None) -> list[tuple]:
         with psycopg2.connect(self.pg.dsn(self.pg.warehouse_db)) as conn, conn.cursor() as cur:
@@ -86,6 +130,25 @@ class Ui:
         self.page.get_by_role("menuitem", name=name).click()
 
 
+def _probe_project(pg, folder: Path) -> Path:
+    """The probe dbt project, parsed, and its source table holding one 'ok' flag; dbt builds it as the
+    transformer, in a schema the setup gives it (as the platform's setup does for the real project)."""
+    for name, text in PROBE_PROJECT.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    transformer = COMPONENT_ROLES["transformer"]
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute(f"create schema if not exists probe_src; drop table if exists probe_src.flags; "
+                    f"create table probe_src.flags as select 'ok'::text as status; "
+                    f"grant usage on schema probe_src to {transformer}; grant select on probe_src.flags to {transformer}; "
+                    f"create schema if not exists public_probe authorization {transformer}")
+    conn.close()
+    result = subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--project-dir", str(folder)],
+                            env={**os.environ, **dbt_env(pg)}, capture_output=True, text=True, cwd=folder)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return folder
+
+
 @pytest.fixture(scope="module")
 def ui(pg_module, tmp_path_factory):
     from playwright.sync_api import sync_playwright
@@ -96,9 +159,16 @@ def ui(pg_module, tmp_path_factory):
     # a private NOVA_HOME (reports, docs site, plots) on the same server: its password files come along
     share_secrets(pg_module.secrets_dir, home)
     smtp, webhook = SmtpReceiver().__enter__(), WebhookReceiver().__enter__()
+    # the platform's DAG files and the probe DAG (a failing dbt test, test 4)
+    dags = tmp_path_factory.mktemp("dags")
+    for path in (REPO_ROOT / "dags").glob("*.py"):
+        (dags / path.name).symlink_to(path)
+    project = _probe_project(pg_module, tmp_path_factory.mktemp("probe_dbt"))
+    (dags / "nova_dbt_probe.py").write_text(PROBE_DAG.replace("{project!r}", repr(str(project))))
     env = {
         "NOVA_HOME": str(home), "NOVA_AIRFLOW_HOME": str(home / "airflow"), "NOVA_LANDING_DIR": str(home / "landing"),
-        "NOVA_AIRFLOW_PORT": str(port), "NOVA_RETRY_DELAY_SECONDS": "5", **alert_env(smtp, webhook),
+        "NOVA_AIRFLOW_PORT": str(port), "NOVA_RETRY_DELAY_SECONDS": "5", "NOVA_DAGS_FOLDER": str(dags),
+        **alert_env(smtp, webhook),
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -224,9 +294,13 @@ def test_log_in_open_the_dag_and_trigger_it_from_the_button(ui: Ui):
     run = ui.wait_for_run(run_id)
     states = ui.task_states(run_id)
     assert run["state"] == "success", f"run {run_id} ended {run['state']}: {states}"
-    assert {"extract_load", "gate_raw", "forecast", "gate_marts", "refresh_dbt_docs", "notify_stock_alerts",
-            "run_report"} <= set(states)
+    assert {"extract_load", "gate_raw", "transform.dbt_build", "forecast", "publish_forecasts.dbt_build",
+            "gate_marts", "refresh_dbt_docs", "notify_stock_alerts", "run_report"} <= set(states)
+    # one task per dbt model, seed and snapshot, as in the manifest
+    assert {"transform.stg_erp__stock_movements", "transform.fct_reorder_points",
+            "publish_forecasts.fct_forecasts"} <= set(states)
     assert all(state == "success" for state in states.values()), states
+    ui.first_run = run_id, ui.task_instances(run_id)
 
     # the run report is the run's note and a file under $NOVA_HOME/reports
     assert run["note"].startswith("Run report: **SUCCESS**"), run["note"]
@@ -247,6 +321,32 @@ def test_log_in_open_the_dag_and_trigger_it_from_the_button(ui: Ui):
         assert re.search(rf"{re.escape(material_id)} \(.*?\) at site {re.escape(site_id)} ", stock_mails[0]["body"])
 
 
+def test_clearing_one_model_task_rebuilds_that_model_alone(ui: Ui):
+    assert ui.first_run is not None, "the first run did not succeed"
+    run_id, before = ui.first_run
+    [(sites,)] = ui.warehouse("select count(*) from marts.dim_site")
+    with psycopg2.connect(ui.pg.dsn(ui.pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("truncate marts.dim_site")  # damage one model's table, as a bad manual fix would
+    conn.close()
+    ui.api(f"/api/v2/dags/{DAG_ID}/clearTaskInstances", {
+        "dry_run": False, "dag_run_id": run_id, "task_ids": ["transform.dim_site"], "only_failed": False,
+        "include_upstream": False, "include_downstream": False, "reset_dag_runs": True}, "POST")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(5)
+        ti = ui.api(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/transform.dim_site")
+        if ti["state"] in ("success", "failed") and ti["try_number"] > before["transform.dim_site"]["try_number"]:
+            break
+    assert ti["state"] == "success", ti
+    assert ui.warehouse("select count(*) from marts.dim_site") == [(sites,)]  # the model was rebuilt
+    assert "re-running dim_site on its own" in ui.task_log(run_id, "transform.dim_site", ti["try_number"])
+    ui.wait_for_run(run_id)
+    after = ui.task_instances(run_id)
+    # nothing else ran again: not the group's dbt build, not the other models
+    rerun = sorted(task_id for task_id, t in after.items() if t["try_number"] != before[task_id]["try_number"])
+    assert rerun == ["transform.dim_site"]
+
+
 def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(ui: Ui):
     page = ui.page
     page.goto(f"{ui.base}/dags/{DAG_ID}")
@@ -254,7 +354,7 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
         ui.open_from_browse_menu("dbt Docs")
     docs = opened.value
     docs.set_default_timeout(60_000)
-    assert docs.url.startswith(f"{ui.base}/cosmos/nova_corrente/dbt_docs_index.html")
+    assert docs.url.startswith(f"{ui.base}/nova/dbt_docs/index.html")
     # the docs app has loaded the manifest once the sidebar's project tree has lines ("Projects" is in
     # the static template: a search typed before the manifest is loaded finds nothing, on a slow machine)
     docs.locator("model-tree-line").first.wait_for()
@@ -264,7 +364,7 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
     docs.get_by_role("heading", name=re.compile("fct_reorder_points")).first.wait_for()
 
     # its lineage, as the manifest the DAG runs from has it: parents under Depends On, children under Referenced By
-    manifest = json.loads(urllib.request.urlopen(f"{ui.base}/cosmos/nova_corrente/manifest.json", timeout=60).read())
+    manifest = json.loads(urllib.request.urlopen(f"{ui.base}/nova/dbt_docs/manifest.json", timeout=60).read())
     node = "model.nova_corrente.fct_reorder_points"
     parents = {p.split(".")[-1] for p in manifest["parent_map"][node] if p.startswith("model.")}
     children = {c.split(".")[-1] for c in manifest["child_map"][node] if c.startswith("model.")}
@@ -282,6 +382,35 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
     time.sleep(2)  # the graph lays itself out before the screenshot
     screenshot(docs, "05_dbt_docs_lineage")
     docs.close()
+
+
+def _run_probe(ui: Ui, logical: datetime) -> tuple[str, str, dict[str, str]]:
+    run = ui.api(f"/api/v2/dags/{PROBE_DAG_ID}/dagRuns", {"logical_date": logical.isoformat()}, "POST")
+    deadline = time.monotonic() + 600
+    state = run["state"]
+    while time.monotonic() < deadline and state not in ("success", "failed"):
+        time.sleep(5)
+        state = ui.api(f"/api/v2/dags/{PROBE_DAG_ID}/dagRuns/{run['dag_run_id']}")["state"]
+    return run["dag_run_id"], state, ui.task_states(run["dag_run_id"], PROBE_DAG_ID)
+
+
+def test_a_failing_dbt_test_fails_its_model_task_and_stops_everything_downstream(ui: Ui):
+    ui.api(f"/api/v2/dags/{PROBE_DAG_ID}", {"is_paused": False}, "PATCH")
+    run_id, state, states = _run_probe(ui, datetime(2026, 1, 2, tzinfo=UTC))
+    assert state == "success", states
+    assert "PASS accepted_values_first_status" in ui.task_log(run_id, "probe.first", 1, PROBE_DAG_ID)
+    built = ui.warehouse("select built_at from public_probe.third")
+
+    with psycopg2.connect(ui.pg.dsn(ui.pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("update probe_src.flags set status = 'broken'")  # the test on `first` now fails
+    conn.close()
+    run_id, state, states = _run_probe(ui, datetime(2026, 1, 3, tzinfo=UTC))
+    assert state == "failed"
+    assert states == {"probe.dbt_build": "success", "probe.first": "failed", "probe.second": "upstream_failed",
+                      "probe.third": "upstream_failed"}
+    log = ui.task_log(run_id, "probe.first", 1, PROBE_DAG_ID)
+    assert "FAIL 1 accepted_values_first_status" in log and "nothing downstream of it runs" in log
+    assert ui.warehouse("select built_at from public_probe.third") == built  # dbt did not rebuild downstream
 
 
 BAD_ROWS = 6  # more than the gate's floor of 5 bad rows, all of the batch: held back whole

@@ -24,7 +24,7 @@ def test_docs_site_reuses_the_manifest_and_reads_the_catalog_from_the_warehouse(
     site = dbt_docs.refresh(pg, directory=site_dir)
 
     assert sorted(p.name for p in site_dir.iterdir()) == ["catalog.json", "index.html", "manifest.json"]
-    assert (site_dir / "manifest.json").read_bytes() == manifest.read_bytes()  # what Cosmos renders the DAG from
+    assert (site_dir / "manifest.json").read_bytes() == manifest.read_bytes()  # what the DAG renders its dbt tasks from
     catalog = json.loads((site_dir / "catalog.json").read_text())
     assert set(catalog["nodes"]["model.nova_corrente.dim_item"]["columns"]) == {"material_id", "material_name"}
     assert site.nodes > 50 and site.catalog_nodes == 1
@@ -39,6 +39,12 @@ def test_docs_site_reuses_the_manifest_and_reads_the_catalog_from_the_warehouse(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dbt_docs"]
 
 
-def test_cosmos_is_pointed_at_the_site():
-    setting = json.loads(dbt_docs.cosmos_projects_setting())
-    assert setting == {"nova_corrente": {"dir": str(dbt_docs.docs_dir()), "index": "index.html", "name": "dbt Docs"}}
+def test_the_ui_serves_only_the_sites_files_and_says_when_it_is_not_built(tmp_path):
+    with pytest.raises(FileNotFoundError, match="refresh_dbt_docs task builds the dbt docs site"):
+        dbt_docs.site_file("index.html", tmp_path)
+    (tmp_path / "index.html").write_text("<html></html>")
+    (tmp_path / "secret.txt").write_text("not served")
+    assert dbt_docs.site_file("index.html", tmp_path) == tmp_path / "index.html"
+    for name in ("secret.txt", "../index.html", "partial_parse.msgpack"):
+        with pytest.raises(KeyError):
+            dbt_docs.site_file(name, tmp_path)

@@ -16,9 +16,9 @@ BAD_REASON = ("held back whole: 7 of 12 rows (58.3%) broke row rules, more than 
               "rule 'quantity > 0 except for adjustments' (quantity) failed on 7 of 12 rows, sample: [-40]")
 TASK_STATES = {
     "extract_load": "success", "gate_raw": "failed",
-    "transform.stg_erp__materials_run": "upstream_failed", "transform.stg_erp__materials_test": "upstream_failed",
-    "transform.fct_reorder_points_run": "upstream_failed", "forecast": "upstream_failed",
-    "publish_forecasts.fct_forecasts_run": "upstream_failed", "gate_marts": "upstream_failed",
+    "transform.dbt_build": "upstream_failed", "transform.stg_erp__materials": "upstream_failed",
+    "transform.fct_reorder_points": "upstream_failed", "forecast": "upstream_failed",
+    "publish_forecasts.fct_forecasts": "upstream_failed", "gate_marts": "upstream_failed",
     "refresh_dbt_docs": "upstream_failed", "notify_stock_alerts": "upstream_failed", "run_report": "running",
 }
 
@@ -64,12 +64,13 @@ def _collect(pg, **overrides):
 
 def test_dbt_tasks_are_counted_by_kind_and_state():
     outcome = run_report.dbt_outcome({
-        "transform.stg_a_run": "success", "transform.stg_a_test": "failed", "transform.b.build": "success",
-        "publish_forecasts.fct_f_run": "upstream_failed", "forecast": "failed", "transform_x": "success",
+        "transform.dbt_build": "success", "transform.stg_a": "success", "transform.stg_b": "failed",
+        "transform.fct_c": "upstream_failed", "publish_forecasts.dbt_build": None,
+        "publish_forecasts.fct_f": None, "forecast": "failed", "transform_x": "success",
     }, ("transform", "publish_forecasts"))
-    assert outcome.models == {"success": 2, "upstream_failed": 1}
-    assert outcome.tests == {"failed": 1}
-    assert outcome.failed == ["publish_forecasts.fct_f_run (upstream_failed)", "transform.stg_a_test (failed)"]
+    assert outcome.models == {"success": 1, "failed": 1, "upstream_failed": 1, "not run": 1}
+    assert outcome.builds == {"success": 1, "not run": 1}
+    assert outcome.failed == ["transform.fct_c (upstream_failed)", "transform.stg_b (failed)"]
 
 
 def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts):
@@ -86,12 +87,12 @@ def test_a_rejected_run_reports_what_was_loaded_what_was_rejected_and_why(marts)
     assert (f"- `erp.stock_movements|{INTERVAL_END.isoformat()}`: held back whole: 7 of 12 rows (58.3%) broke row rules, "
             "more than 1.0% and more than 5 rows\n  - suite raw_erp_stock_movements: rule 'quantity > 0 except for "
             "adjustments' (quantity) failed on 7 of 12 rows, sample: [-40]") in markdown
-    assert "Models: 3 (3 upstream_failed); tests: 1 (1 upstream_failed)." in markdown
+    assert "Models, seeds and snapshots (each with its tests): 3 (3 upstream_failed); dbt builds: 1 (1 upstream_failed)." in markdown
     assert "| intermittent | croston_sba | 2 |" in markdown and "| smooth | ets | 1 |" in markdown
     # most urgent first: 2 days of cover before 10
     assert markdown.index("| MAT-1 Battery 48V 100Ah | SITE-1 Salvador | 4 | 0 | 12.5 | 20 | 2.0 |") < markdown.index("MAT-2 Rectifier")
     assert "Critical stock alerts open: 1." in markdown
-    assert "- [dbt docs (lineage)](http://127.0.0.1:8080/cosmos/nova_corrente/dbt_docs_index.html)" in markdown
+    assert "- [dbt docs (lineage)](http://127.0.0.1:8080/nova/dbt_docs/index.html)" in markdown
     assert "- [Data quality](http://127.0.0.1:8080/nova/quality/)" in markdown
 
     note = run_report.note_text(report, None)

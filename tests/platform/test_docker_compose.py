@@ -31,7 +31,9 @@ def test_compose_configuration_matches_the_local_path(pg, tmp_path):
     env = _compose()["x-nova-env"]
     local = airflow_env(pg, home=tmp_path)
     assert set(local) - set(env) == set(), "settings missing from compose"
-    assert env["AIRFLOW__CORE__EXECUTOR"] == local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    # one knob selects the executor on both paths, LocalExecutor unless told otherwise
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${NOVA_AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
     assert env["NOVA_PG_HOST"] == "postgres" and env["NOVA_DBT_HOST"] == "postgres"
 
@@ -65,3 +67,29 @@ def test_compose_components_log_in_as_their_own_roles():
     assert init["environment"]["NOVA_PG_USER"] == "nova"
     assert init["environment"]["NOVA_PG_PASSWORD"].startswith("${NOVA_PG_PASSWORD:?")
     assert init["command"][-1].startswith("nova db roles --apply && airflow db migrate")
+
+
+def test_compose_celery_profile_adds_a_broker_and_workers_with_the_same_configuration(pg, tmp_path, monkeypatch):
+    compose = _compose()
+    services = compose["services"]
+    assert services["redis"]["profiles"] == ["celery"] and services["redis"]["image"].startswith("redis:")
+    worker = services["airflow-worker"]
+    assert worker["profiles"] == ["celery"]
+    assert worker["environment"] is compose["x-nova-env"]  # the same configuration as every service
+    assert worker["command"][-1].endswith("exec airflow celery worker")
+    assert "CeleryExecutor" in worker["command"][-1]  # refuses to start under another executor
+    assert worker["deploy"]["replicas"] >= 2
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    # the services without a profile run as before (LocalExecutor unless NOVA_AIRFLOW_EXECUTOR says so)
+    assert not any("profiles" in services[name] for name in ("postgres", "airflow-init", *AIRFLOW_SERVICES))
+    env = compose["x-nova-env"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    # Celery's results live in Airflow's database, under Airflow's own role
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith(
+        f"db+postgresql://{COMPONENT_ROLES['airflow']}:${{NOVA_PG_AIRFLOW_PASSWORD:?")
+    # the local path selects Celery with the same knob and the same settings
+    monkeypatch.setenv("NOVA_AIRFLOW_EXECUTOR", "CeleryExecutor")
+    local = airflow_env(pg, home=tmp_path)
+    assert local["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert local["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == env["AIRFLOW__CELERY__WORKER_CONCURRENCY"]
+    assert local["AIRFLOW__CELERY__RESULT_BACKEND"].startswith(f"db+postgresql://{COMPONENT_ROLES['airflow']}:")
