@@ -55,7 +55,7 @@ class Reorder:
     days_of_cover: float | None
 
 
-_TOP_REORDERS_SQL = """
+TOP_REORDERS_SQL = """
 select rp.material_id, item.material_name, rp.site_id, site.city,
        rp.quantity_on_hand::float8, rp.quantity_on_order::float8, rp.reorder_point::float8,
        rp.suggested_order_quantity::float8, rp.service_level::float8,
@@ -71,7 +71,7 @@ limit %s
 
 def top_reorders(cur: Any, limit: int = TOP_REORDERS) -> list[Reorder]:
     """The most urgent reorders (least days of cover first) from ``marts.fct_reorder_points``."""
-    cur.execute(_TOP_REORDERS_SQL, (limit,))
+    cur.execute(TOP_REORDERS_SQL, (limit,))
     return [Reorder(*row) for row in cur.fetchall()]
 
 

@@ -355,16 +355,21 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
     docs = opened.value
     docs.set_default_timeout(60_000)
     assert docs.url.startswith(f"{ui.base}/nova/dbt_docs/index.html")
-    # the docs app has loaded the manifest once the sidebar's project tree has lines ("Projects" is in
-    # the static template: a search typed before the manifest is loaded finds nothing, on a slow machine)
-    docs.locator("model-tree-line").first.wait_for()
+    # the docs app has loaded the manifest once the sidebar's project tree shows the project ("Projects"
+    # is in the static template: a search typed before the manifest is loaded finds nothing, on a slow machine)
+    docs.locator(".filename", has_text="nova_corrente").first.wait_for()
     docs.locator("input[placeholder*='Search']").first.fill("fct_reorder_points")
     docs.locator(".search-result h4").filter(has_text=re.compile(r"^\s*fct_reorder_points\s+model\s*$")).first.click()
     docs.wait_for_url(re.compile(r".*#!/model/model\.nova_corrente\.fct_reorder_points$"))
     docs.get_by_role("heading", name=re.compile("fct_reorder_points")).first.wait_for()
 
     # its lineage, as the manifest the DAG runs from has it: parents under Depends On, children under Referenced By
-    manifest = json.loads(urllib.request.urlopen(f"{ui.base}/nova/dbt_docs/manifest.json", timeout=60).read())
+    url = f"{ui.base}/nova/dbt_docs/manifest.json"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # logged-in users only
+        urllib.request.urlopen(url, timeout=60)
+    assert refused.value.code == 401
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {ui.token}"})
+    manifest = json.loads(urllib.request.urlopen(request, timeout=60).read())
     node = "model.nova_corrente.fct_reorder_points"
     parents = {p.split(".")[-1] for p in manifest["parent_map"][node] if p.startswith("model.")}
     children = {c.split(".")[-1] for c in manifest["child_map"][node] if c.startswith("model.")}
