@@ -255,9 +255,9 @@ def test_dbt_docs_from_the_browse_menu_show_fct_reorder_points_and_its_lineage(u
     docs = opened.value
     docs.set_default_timeout(60_000)
     assert docs.url.startswith(f"{ui.base}/cosmos/nova_corrente/dbt_docs_index.html")
-    # the docs app has loaded the manifest once the sidebar's project tree has lines ("Projects" is in
-    # the static template: a search typed before the manifest is loaded finds nothing, on a slow machine)
-    docs.locator("model-tree-line").first.wait_for()
+    # the docs app has loaded the manifest once the sidebar's project tree shows the project ("Projects"
+    # is in the static template: a search typed before the manifest is loaded finds nothing, on a slow machine)
+    docs.locator(".filename", has_text="nova_corrente").first.wait_for()
     docs.locator("input[placeholder*='Search']").first.fill("fct_reorder_points")
     docs.locator(".search-result h4").filter(has_text=re.compile(r"^\s*fct_reorder_points\s+model\s*$")).first.click()
     docs.wait_for_url(re.compile(r".*#!/model/model\.nova_corrente\.fct_reorder_points$"))
