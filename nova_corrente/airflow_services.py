@@ -122,6 +122,12 @@ def _run_dir() -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while the process runs; a child of this process that exited is reaped (a zombie is not alive)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:  # not our child (started by another `nova airflow up`)
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,0 +1,32 @@
+"""Stopping the services `make airflow` / the UI tests start (process groups recorded in pid files)."""
+
+import subprocess
+
+from nova_corrente import airflow_services
+
+
+def test_stop_services_ends_the_group_and_does_not_wait_on_an_exited_child(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOVA_AIRFLOW_HOME", str(tmp_path))
+    service = subprocess.Popen(["sleep", "300"], start_new_session=True)  # a service: its own process group
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "scheduler.pid").write_text(str(service.pid))
+    assert airflow_services.service_pids() == {"scheduler": service.pid}
+
+    assert airflow_services.stop_services(timeout_s=60) == ["scheduler"]
+
+    # SIGTERM ended it and it was reaped here: not left as a zombie that looks alive until the timeout
+    assert not airflow_services._pid_alive(service.pid)
+    assert airflow_services.service_pids() == {}
+    assert not (tmp_path / "run" / "scheduler.pid").exists()
+
+
+def test_an_exited_child_is_not_alive():
+    child = subprocess.Popen(["true"])
+    while True:  # wait until it has exited, without reaping it (a zombie until someone waits)
+        try:
+            with open(f"/proc/{child.pid}/stat") as stat:
+                if stat.read().split(")")[-1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+    assert not airflow_services._pid_alive(child.pid)
