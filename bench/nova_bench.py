@@ -28,7 +28,7 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nova_corrente import airflow_services, postgres_server  # noqa: E402
+from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def bench_databases(prefix: str) -> PostgresSettings:
                              airflow_db=f"{prefix}_airflow")
     postgres_server.drop_databases(pg, pg.databases)
     postgres_server.ensure_databases(pg)
+    db_roles.provision(pg)  # every component logs in as its own role, as in production
     return pg
 
 
