@@ -55,7 +55,7 @@ def migrate(pg: PostgresSettings) -> None:
 
 
 def dbt_manifest(pg: PostgresSettings, force: bool = False) -> Path:
-    """Parse the dbt project into target/manifest.json (what Cosmos renders tasks from).
+    """Parse the dbt project into target/manifest.json (what the DAG renders its dbt tasks from).
 
     Re-parses when any project file is newer than the manifest.
     """
