@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import tempfile
@@ -166,12 +165,10 @@ bench_plain_dbt()
 
 
 def dbt_edges(manifest: Path) -> dict[str, list[str]]:
-    """node name -> upstream node names, for the models/seeds/snapshots of the transform selection."""
-    nodes = json.loads(manifest.read_text())["nodes"]
-    kept = {uid: node for uid, node in nodes.items()
-            if node["resource_type"] in ("model", "seed", "snapshot") and "forecast" not in node.get("tags", [])}
-    return {node["name"]: sorted(nodes[up]["name"] for up in node["depends_on"].get("nodes", []) if up in kept)
-            for node in kept.values()}
+    """node name -> upstream node names of the transform selection (as the DAG's task group has them)."""
+    from nova_corrente.transform.graph import edges, load_manifest, select_nodes
+
+    return edges(select_nodes(load_manifest(manifest), exclude=SELECTION[1:]))
 
 
 def write_dag_files(folder: Path, shapes: list[str], manifest: Path) -> None:

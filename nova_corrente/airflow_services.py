@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nova_corrente.airflow_env import ADMIN_USER, API_HOST, airflow_env, airflow_home, api_port
-from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env
+from nova_corrente.settings import DBT_PROJECT_DIR, REPO_ROOT, PostgresSettings, dbt_env
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def dbt_manifest(pg: PostgresSettings, force: bool = False) -> Path:
 
     Re-parses when any project file is newer than the manifest.
     """
-    project = REPO_ROOT / "dbt_project"
+    project = DBT_PROJECT_DIR
     manifest = project / "target" / "manifest.json"
     if manifest.exists() and not force:
         built = manifest.stat().st_mtime

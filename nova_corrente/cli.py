@@ -9,7 +9,7 @@ import shlex
 import subprocess
 import sys
 
-from nova_corrente.settings import REPO_ROOT, dbt_env, postgres_settings
+from nova_corrente.settings import DBT_PROJECT_DIR, dbt_env, postgres_settings
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -106,7 +106,7 @@ def _dbt(args: argparse.Namespace) -> int:
     from nova_corrente import postgres_server
 
     pg = postgres_server.ensure_running()
-    project = REPO_ROOT / "dbt_project"
+    project = DBT_PROJECT_DIR
     env = {**os.environ, **dbt_env(pg)}
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
     return subprocess.run([dbt, *args.dbt_args], env=env, cwd=project).returncode
@@ -116,7 +116,7 @@ def _docs(_: argparse.Namespace) -> int:
     from nova_corrente import postgres_server
 
     pg = postgres_server.ensure_running()
-    project = REPO_ROOT / "dbt_project"
+    project = DBT_PROJECT_DIR
     env = {**os.environ, **dbt_env(pg)}
     dbt = os.path.join(os.path.dirname(sys.executable), "dbt")
     code = subprocess.run([dbt, "docs", "generate", "--static"], env=env, cwd=project).returncode

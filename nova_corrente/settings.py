@@ -28,6 +28,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the dbt project the platform builds (its profiles.yml reads the logins from the environment)
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EMBEDDED_DEFAULT_PORT = 54329
 EMBEDDED_USER = "nova"
 
@@ -207,5 +209,5 @@ def dbt_env(pg: PostgresSettings) -> dict[str, str]:
         "NOVA_DBT_USER": transformer.user,
         "NOVA_DBT_PASSWORD": transformer.password,
         "NOVA_DBT_DBNAME": pg.warehouse_db,
-        "DBT_PROFILES_DIR": str(REPO_ROOT / "dbt_project"),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
     }

@@ -39,9 +39,10 @@ from airflow.triggers.base import (
     TriggerEvent,
 )
 
+from nova_corrente import settings
 from nova_corrente.transform import BUILD_TASK_ID
 
-DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", Path(__file__).resolve().parent.parent / "dbt_project"))
+DBT_PROJECT_DIR = Path(os.environ.get("NOVA_DBT_PROJECT_DIR", settings.DBT_PROJECT_DIR))
 REPORT_KEY_PREFIX = "dbt_report:"
 
 

@@ -25,13 +25,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nova_corrente.settings import REPO_ROOT, PostgresSettings, dbt_env, nova_home
+from nova_corrente.settings import DBT_PROJECT_DIR, PostgresSettings, dbt_env, nova_home
 
 log = logging.getLogger(__name__)
 
 PROJECT_SLUG = "nova_corrente"
 DISPLAY_NAME = "dbt Docs"
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 
 

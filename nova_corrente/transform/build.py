@@ -76,11 +76,6 @@ class BuildOutcome:
     unreported_failures: list[str]  # failed results no selected node reports (should be none)
     seconds: float
 
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for report in self.reports.values():
-            counts["ok" if report.ok else "failed"] += 1
-        return dict(counts)
 
 
 def split_results(selection: DbtSelection, results: Iterable[Mapping[str, Any]],

@@ -48,9 +48,6 @@ class DbtSelection:
     nodes: tuple[DbtNode, ...]
     reported_on: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # test uid -> node uids
 
-    def node(self, unique_id: str) -> DbtNode:
-        return next(node for node in self.nodes if node.unique_id == unique_id)
-
     def tests_of(self, unique_id: str) -> list[str]:
         """unique_ids of the tests that report on ``unique_id``."""
         return sorted(test for test, nodes in self.reported_on.items() if unique_id in nodes)
