@@ -31,6 +31,11 @@ sys.path.insert(0, str(REPO))
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
 
+#: the daily DAG's stages (task id prefixes), in their order; a stage's seconds run from its first task's
+#: start to its last task's end
+STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts",
+          "refresh_dbt_docs", "notify_stock_alerts", "run_report")
+
 
 def bench_databases(prefix: str) -> PostgresSettings:
     """Settings for ``<prefix>_erp/_warehouse/_airflow``, dropped and created empty."""
@@ -224,6 +229,22 @@ class Airflow:
             except urllib.error.HTTPError:
                 time.sleep(2)
         raise RuntimeError(f"DAG {dag_id} did not appear within {timeout_s:.0f}s (import error? see dag-processor log)")
+
+    def fail_scheduled_runs(self, dag_id: str, wait_s: float = 240) -> None:
+        """Mark failed the scheduled run the scheduler creates when it first sees an unpaused DAG
+        (``dags_are_paused_at_creation`` is off), so that the runs measured are the triggered ones."""
+        self.wait_for_dag(dag_id, wait_s)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            runs = [run for run in self._call(f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+                    if run["run_type"] == "scheduled"]
+            if runs:
+                for run in runs:
+                    self._call(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}?update_mask=state",
+                               {"state": "failed"}, "PATCH")
+                return
+            time.sleep(2)
+        raise RuntimeError(f"the scheduler created no scheduled run of {dag_id} within {wait_s:.0f}s")
 
     def run(self, dag_id: str, logical_date: str | None = None, timeout_s: float = 3600,
             conf: dict | None = None) -> RunTiming:

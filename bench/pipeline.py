@@ -37,14 +37,14 @@ import psycopg2
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from nova_bench import STAGES  # noqa: E402
 
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
 from nova_corrente.settings import dbt_env, postgres_settings, share_secrets  # noqa: E402
-
-STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts", "refresh_dbt_docs",
-          "notify_stock_alerts", "run_report")
 
 
 def _timed(label: str, results: list, func, *args, **kwargs):

@@ -51,13 +51,13 @@ from airflow.sdk import (
 
 from nova_corrente.operations.airflow_callbacks import on_deadline_missed, on_task_failure
 from nova_corrente.operations.alerts import deadline_after_logical_date, deadline_time
+from nova_corrente.transform import DAILY_GROUPS, PUBLISH_GROUP, TRANSFORM_GROUP
 from nova_corrente_assets import FORECASTS, MARTS, RAW_ERP, RAW_FEEDS, REORDER_POINTS
 from nova_dbt import dbt_task_group
 
 # Retry delay of the retried tasks (extract, forecast); the tests shorten it.
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NOVA_RETRY_DELAY_SECONDS", "120")))
 SCHEDULE_TIME = pendulum.time(6, 0)  # America/Bahia
-DBT_GROUPS = ("transform", "publish_forecasts")
 # NOVA_ALERT_DEADLINE (default 07:30 Bahia): alert when a scheduled run has not succeeded by then
 _deadline = deadline_time()
 DEADLINE = [] if _deadline is None else [DeadlineAlert(
@@ -119,7 +119,7 @@ def nova_corrente_daily():
 
         return _gate(run, loaded["batch_ids"])
 
-    transform = dbt_task_group("transform", exclude=["tag:forecast"])
+    transform = dbt_task_group(TRANSFORM_GROUP, exclude=["tag:forecast"])
 
     @task(outlets=[FORECASTS])
     def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
@@ -127,7 +127,7 @@ def nova_corrente_daily():
 
         return run(_settings(), _interval_end(data_interval_start, data_interval_end, dag_run), run_id)
 
-    publish_forecasts = dbt_task_group("publish_forecasts", select=["tag:forecast"])
+    publish_forecasts = dbt_task_group(PUBLISH_GROUP, select=["tag:forecast"])
 
     @task(retries=0, outlets=[MARTS, REORDER_POINTS])
     def gate_marts() -> dict:
@@ -165,7 +165,7 @@ def nova_corrente_daily():
     def run_report(**context) -> dict:
         from nova_corrente.operations.daily_tasks import run_report as run
 
-        return run(_settings(), context, DBT_GROUPS)
+        return run(_settings(), context, DAILY_GROUPS)
 
     loaded = extract_load()
     raw_gate, marts_gate, reconciliation = gate_raw(loaded), gate_marts(), gate_reconciliation(loaded)

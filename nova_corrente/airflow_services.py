@@ -155,9 +155,21 @@ def admin_password() -> str | None:
     return json.loads(path.read_text()).get(ADMIN_USER)
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def start_services(pg: PostgresSettings, wait_s: float = 180) -> dict[str, int]:
     """Start the UI and its services in the background; returns their pids once the UI answers."""
     running = service_pids()
+    url = f"http://{API_HOST}:{api_port()}/api/v2/monitor/health"
+    if "api-server" not in running and _answers(url):
+        raise RuntimeError(f"another server already answers on {url} (not an api-server started from "
+                           f"{_run_dir()}): stop it or set NOVA_AIRFLOW_PORT to a free port")
     env = _env(pg)
     for name in SERVICES:
         if name in running:
@@ -169,14 +181,9 @@ def start_services(pg: PostgresSettings, wait_s: float = 180) -> dict[str, int]:
         (_run_dir() / f"{name}.pid").write_text(str(proc.pid))
         log.info("started airflow %s (pid %d, log %s)", name, proc.pid, logfile)
     deadline = time.monotonic() + wait_s
-    url = f"http://{API_HOST}:{api_port()}/api/v2/monitor/health"
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return service_pids()
-        except OSError:
-            pass
+        if _answers(url):
+            return service_pids()
         dead = [name for name in SERVICES if name not in service_pids()]
         if dead:
             raise RuntimeError(f"airflow {', '.join(dead)} exited; see {_run_dir()}/<service>.log")

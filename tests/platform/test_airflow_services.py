@@ -30,3 +30,31 @@ def test_an_exited_child_is_not_alive():
         except FileNotFoundError:
             break
     assert not airflow_services._pid_alive(child.pid)
+
+
+def test_start_services_refuses_a_port_another_server_answers_on(tmp_path, monkeypatch):
+    """A foreign server on the UI's port would answer the health check for services that never bound it."""
+    import http.server
+    import threading
+
+    import pytest
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NOVA_AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("NOVA_AIRFLOW_PORT", str(server.server_port))
+    try:
+        with pytest.raises(RuntimeError, match=f"another server already answers on .*:{server.server_port}/"):
+            airflow_services.start_services(pg=None)
+    finally:
+        server.shutdown()
+    assert airflow_services.service_pids() == {}  # nothing was started
