@@ -10,24 +10,21 @@ weather as (
 ),
 
 rain_windows_summed as (
+    -- a window over the city's days (linear in days; a self-join on the date range was quadratic
+    -- per city), so a day's window holds only the days observed in it
     select
-        weather.city,
-        weather.weather_date,
-        weather.precipitation_mm,
-        weather.temperature_max_c,
-        weather.temperature_min_c,
-        coalesce(sum(earlier_days.precipitation_mm), 0) as rain_window_mm
+        city,
+        weather_date,
+        precipitation_mm,
+        temperature_max_c,
+        temperature_min_c,
+        coalesce(sum(precipitation_mm) over rain_window, 0) as rain_window_mm
     from weather
-    left join weather as earlier_days
-        on weather.city = earlier_days.city
-        and earlier_days.weather_date between weather.weather_date - ({{ var('storm_window_days') }} - 1)
-        and weather.weather_date
-    group by
-        weather.city,
-        weather.weather_date,
-        weather.precipitation_mm,
-        weather.temperature_max_c,
-        weather.temperature_min_c
+    window rain_window as (
+        partition by city
+        order by weather_date
+        range between interval '{{ var('storm_window_days') | int - 1 }} days' preceding and current row
+    )
 ),
 
 final as (
