@@ -142,6 +142,19 @@ def test_same_run_id_replaces_the_run_and_old_runs_are_pruned(pg):
     assert query(pg, "select count(distinct run_id) from marts.forecast_values") == [(2,)]
 
 
+def test_a_run_leaves_statistics_that_know_it(pg):
+    """The marts gate selects the newest run by run_id right after the write: the planner must know it
+    exists (with the previous run's statistics it expects no row and picks nested loops)."""
+    create_demand_mart(pg)
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="daily-2024-04-01")
+    warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_2, run_id="daily-2024-04-02")
+    rows, estimated = query(pg, "select count(*), (select reltuples from pg_class "
+                                "where oid = 'marts.forecast_values'::regclass) from marts.forecast_values")[0]
+    assert (rows, estimated) == (42, 42)
+    (plan,) = query(pg, "explain (format json) select * from marts.forecast_values where run_id = 'daily-2024-04-02'")[0]
+    assert plan[0]["Plan"]["Plan Rows"] == 21
+
+
 def test_missing_mart_is_a_clear_error(pg):
     with pytest.raises(warehouse.InputError, match="marts.fct_demand_daily does not exist"):
         warehouse.run_forecasts(pg, config=CONFIG)
