@@ -2,21 +2,22 @@
 
 Each point is a fresh ERP from the simulator (``--points``: materials x sites x days; default the demo
 40 x 15 x 1,095, ten times its material-sites 126 x 47 x 1,095, and three times its history
-40 x 15 x 3,285), loaded as of the day before its last day. Airflow's own services (scheduler,
+40 x 15 x 3,285), loaded as of two days before its last day. Airflow's own services (scheduler,
 LocalExecutor, triggerer, dag-processor, api-server; the platform's configuration) then run the daily
-DAG twice, each triggered as from the UI: the **first run** (the whole history) and, once the ERP's
-last day is loaded and the first run's validation stamps are a day old (``age_first_run``), the **next
-day's run** (incremental: the work of one day of changes). Then plain
-`dbt build --exclude tag:forecast` (the DAG's transform nodes) on the same warehouse.
+DAG three times, each triggered as from the UI, one ERP day apart (the day loaded, the earlier runs'
+validation stamps moved a day back: ``age_runs``): the **first run** (the whole history), the second
+(whose one-hour overlap redoes the material-sites of the first load, once) and the **next day's run**,
+the steady daily cost (one day of changes). Then plain `dbt build` of the same nodes on the warehouse.
 
-Prints one table, a column per point: series, fct_demand_daily rows, stock movements; the first and
-the next day's run (wall, from Airflow's dag_run); each stage of the next day's run (first
-task start -> last task end); plain dbt build; the peak resident memory of the heaviest task (its process
-tree, sampled every 0.2 s; which task); the warehouse's size. Then the goals, as ratios measured in
-the same run: next-day run and plain build at 10x series <= 10x those at 1x; the next-day run at 3x
-history <= 1.3x the one at 1x; forecast of the 10x point (about 3,500 series) <= 180 s.
+Prints one table, a column per point: series, fct_demand_daily rows, stock movements; each run's wall
+(from Airflow's dag_run) and each stage of the next day's run (first task start -> last task end);
+plain dbt build; the next day's run against issue 8's budget (plain builds + the other tasks' own time);
+the peak resident memory of the heaviest task (its process tree, sampled every 0.2 s; which task); the
+warehouse's size. Then the goals, as ratios measured in the same run: the next day's run <= 1.5x its
+budget; at 10x series the runs and plain build <= 10x those at 1x; the next day's run at 3x history
+<= 1.3x the one at 1x; forecast of the 10x point (about 3,500 series) <= 180 s.
 
-Usage: .venv/bin/python bench/scale.py [--points 40x15x1095,126x47x1095,40x15x3285]
+Usage: .venv/bin/python bench/scale.py [--points 40x15x1095,40x15x3285,126x47x1095]
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Measured:
     demand_rows: int
     movements: int
     first: RunTiming
+    second: RunTiming
     next_day: RunTiming
     plain_build_s: float
     plain_publish_s: float
@@ -95,10 +97,11 @@ class Measured:
 
     @property
     def peak(self) -> tuple[str, float]:
-        """(task, MiB) of the heaviest task over both runs."""
-        peaks = {**self.first.peak_rss_mib}
-        for task_id, mib in self.next_day.peak_rss_mib.items():
-            peaks[task_id] = max(peaks.get(task_id, 0.0), mib)
+        """(task, MiB) of the heaviest task over the three runs."""
+        peaks: dict[str, float] = {}
+        for run in (self.first, self.second, self.next_day):
+            for task_id, mib in run.peak_rss_mib.items():
+                peaks[task_id] = max(peaks.get(task_id, 0.0), mib)
         return max(peaks.items(), key=lambda item: item[1]) if peaks else ("-", float("nan"))
 
 
@@ -106,13 +109,14 @@ def midnight_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
 
 
-def age_first_run(pg, days: int = 1) -> None:
-    """Move the first run's validation stamps ``days`` back: what the day between two daily runs does.
+def age_runs(pg, days: int = 1) -> None:
+    """Move the runs' validation stamps ``days`` back: what the day between two daily runs does.
 
-    The incremental daily facts redo every material-site touched by a batch validated less than an
-    hour before what they last processed (an overlap for a verdict that committed while a build was
-    reading); the bench's runs are minutes apart, so without this the next run would redo the whole
-    history as if every movement had changed, which a run a day later does not.
+    The incremental daily facts redo every material-site touched by a batch validated up to an hour
+    before what they last processed (an overlap for a verdict that committed while a build was
+    reading). The bench's runs are minutes apart: without this every run would also redo the batches
+    of the runs before it. (The run right after the first one does redo the first load's
+    material-sites, a day apart or not: that is the overlap, paid once.)
     """
     shift = f"interval '{days} days'"
     query(pg, f"update audit.load_batches set validated_at = validated_at - {shift}")
@@ -136,18 +140,20 @@ def _measure(pg, point: Point, work: Path) -> Measured:
     print(f"[{point.label}] simulating {point.materials} materials x {point.sites} sites, {point.days} days",
           flush=True)
     data = simulate(config)
-    load_erp(pg, data, until=midnight_after(end - timedelta(days=1)))
-    write_feed_files(data, work / "landing", until=midnight_after(end - timedelta(days=1)))
+    load_erp(pg, data, until=midnight_after(end - timedelta(days=2)))
+    write_feed_files(data, work / "landing", until=midnight_after(end - timedelta(days=2)))
     airflow_services.dbt_manifest(pg, True)
     with Airflow(pg, work / "airflow") as airflow:
         airflow.fail_scheduled_runs(DAG_ID)
-        first = airflow.run(DAG_ID, timeout_s=7200)
-        print(f"[{point.label}] first run {first.wall:.1f} s", flush=True)
-        age_first_run(pg)
-        load_erp(pg, data, until=midnight_after(end))  # the ERP's last day happens
-        write_feed_files(data, work / "landing", until=midnight_after(end))
-        next_day = airflow.run(DAG_ID, timeout_s=7200)
-        print(f"[{point.label}] next day's run {next_day.wall:.1f} s", flush=True)
+        runs = []
+        for day in (2, 1, 0):  # the ERP as of the end of its day end - 2, then each next day happens
+            if day < 2:
+                age_runs(pg)
+                load_erp(pg, data, until=midnight_after(end - timedelta(days=day)))
+                write_feed_files(data, work / "landing", until=midnight_after(end - timedelta(days=day)))
+            runs.append(airflow.run(DAG_ID, timeout_s=7200))
+            print(f"[{point.label}] run {len(runs)}: {runs[-1].wall:.1f} s", flush=True)
+    first, second, next_day = runs
     plain = dbt(pg, "build", "--exclude", "tag:forecast")
     plain_publish = dbt(pg, "build", "--select", "tag:forecast")
     print(f"[{point.label}] plain dbt build {plain:.1f} s (+ {plain_publish:.1f} s tag:forecast)", flush=True)
@@ -155,7 +161,7 @@ def _measure(pg, point: Point, work: Path) -> Measured:
     movements = query(pg, "select count(*) from erp.stock_movements", db=pg.erp_db)[0][0]
     demand_rows = query(pg, "select count(*) from marts.fct_demand_daily")[0][0]
     size = query(pg, "select pg_database_size(current_database())")[0][0] / 2**20
-    return Measured(point, series, demand_rows, movements, first, next_day, plain, plain_publish, size)
+    return Measured(point, series, demand_rows, movements, first, second, next_day, plain, plain_publish, size)
 
 
 def print_table(results: list[Measured]) -> None:
@@ -167,7 +173,8 @@ def print_table(results: list[Measured]) -> None:
     row("fct_demand_daily rows", [f"{m.demand_rows:,}" for m in results])
     row("ERP stock movements", [f"{m.movements:,}" for m in results])
     row("first run (whole history), wall s", [f"{m.first.wall:.1f}" for m in results])
-    row("next day's run, wall s", [f"{m.next_day.wall:.1f}" for m in results])
+    row("second run (redoes the first load's days), s", [f"{m.second.wall:.1f}" for m in results])
+    row("next day's run (third), wall s", [f"{m.next_day.wall:.1f}" for m in results])
     for stage in STAGES:
         row(f"  its {stage} stage s", [f"{m.next_day.span(stage):.1f}" for m in results])
     row("plain dbt build --exclude tag:forecast s", [f"{m.plain_build_s:.1f}" for m in results])

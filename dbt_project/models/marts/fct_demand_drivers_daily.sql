@@ -129,6 +129,23 @@ economic_days_ranked as (
     from economic_indicators
 ),
 
+economic_days_filled as (
+    -- each indicator day's values stand until the next one: one row per calendar day, so the join
+    -- to the city-days is on the day (a range join was a nested loop, quadratic in the days)
+    select
+        cast(valid_days.valid_day as date) as driver_date,
+        economic_days_ranked.usd_brl,
+        economic_days_ranked.selic_rate_pct,
+        economic_days_ranked.ipca_index
+    from economic_days_ranked
+    cross join date_bounds
+    cross join lateral generate_series(
+        economic_days_ranked.indicator_date,
+        coalesce(economic_days_ranked.next_indicator_date - 1, date_bounds.last_date),
+        interval '1 day'
+    ) as valid_days (valid_day)
+),
+
 drivers_joined as (
     select
         city_days.city,
@@ -149,9 +166,9 @@ drivers_joined as (
         rollouts_filled.stations_5g_added,
         rollouts_filled.population_covered_pct,
         coalesce(rollouts_filled.is_5g_activity_estimated, true) as is_5g_activity_estimated,
-        economic_days_ranked.usd_brl,
-        economic_days_ranked.selic_rate_pct,
-        economic_days_ranked.ipca_index
+        economic_days_filled.usd_brl,
+        economic_days_filled.selic_rate_pct,
+        economic_days_filled.ipca_index
     from city_days
     left join weather_days
         on city_days.city = weather_days.city
@@ -173,12 +190,8 @@ drivers_joined as (
         and rollouts_filled.month_start_date = least(
             cast(date_trunc('month', city_days.driver_date) as date), latest_rollout_months.month_start_date
         )
-    left join economic_days_ranked
-        on city_days.driver_date >= economic_days_ranked.indicator_date
-        and (
-            city_days.driver_date < economic_days_ranked.next_indicator_date
-            or economic_days_ranked.next_indicator_date is null
-        )
+    left join economic_days_filled
+        on city_days.driver_date = economic_days_filled.driver_date
 ),
 
 final as (
