@@ -111,8 +111,8 @@ def profile(plan: dict) -> Profile:
         node_types=Counter(node["Node Type"] for node in nodes),
         rows_removed_by_join_filter=sum(node.get("Rows Removed by Join Filter", 0) * (node.get("Actual Loops", 1) or 1)
                                         for node in nodes),
-        temp_read=sum(node.get("Temp Read Blocks", 0) for node in nodes[:1]),
-        temp_written=sum(node.get("Temp Written Blocks", 0) for node in nodes[:1]),
+        temp_read=plan["Plan"].get("Temp Read Blocks", 0),  # the root's buffers include its children's
+        temp_written=plan["Plan"].get("Temp Written Blocks", 0),
         worst_estimate=worst,
         hottest=sorted(exclusive, key=lambda item: -item[1])[:10],
     )

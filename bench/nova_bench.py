@@ -30,10 +30,11 @@ sys.path.insert(0, str(REPO))
 
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings  # noqa: E402
+from nova_corrente.transform import PUBLISH_GROUP, TRANSFORM_GROUP  # noqa: E402
 
 #: the daily DAG's stages (task id prefixes), in their order; a stage's seconds run from its first task's
 #: start to its last task's end
-STAGES = ("extract_load", "gate_raw", "transform", "forecast", "publish_forecasts", "gate_marts",
+STAGES = ("extract_load", "gate_raw", TRANSFORM_GROUP, "forecast", PUBLISH_GROUP, "gate_marts",
           "refresh_dbt_docs", "notify_stock_alerts", "run_report")
 
 

@@ -1,6 +1,10 @@
 """Stopping the services `make airflow` / the UI tests start (process groups recorded in pid files)."""
 
+import http.server
 import subprocess
+import threading
+
+import pytest
 
 from nova_corrente import airflow_services
 
@@ -34,11 +38,6 @@ def test_an_exited_child_is_not_alive():
 
 def test_start_services_refuses_a_port_another_server_answers_on(tmp_path, monkeypatch):
     """A foreign server on the UI's port would answer the health check for services that never bound it."""
-    import http.server
-    import threading
-
-    import pytest
-
     class Health(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
             self.send_response(200)
