@@ -1,6 +1,7 @@
 {{ config(indexes=[{'columns': ['calendar_date'], 'unique': true}]) }}
--- One row per day from the first movement or order date to `calendar_future_days` (var, default
--- 365) past the last one, so forecast dates join too; holidays (Brazil + Bahia) from the seed
+-- One row per day from the first movement, order or weather date (a weather feed may start before
+-- the ERP's history: fct_demand_drivers_daily has those days) to `calendar_future_days` (var,
+-- default 365) past the last one, so forecast dates join too; holidays (Brazil + Bahia) from the seed
 -- br_ba_holidays (scripts/generate_holidays.py). Week days are ISO (1 = Monday).
 with
 
@@ -12,6 +13,10 @@ purchase_orders as (
     select * from {{ ref('stg_erp__purchase_orders') }}
 ),
 
+weather_observations as (
+    select * from {{ ref('stg_feeds__weather_observations') }}
+),
+
 holidays as (
     select * from {{ ref('br_ba_holidays') }}
 ),
@@ -20,6 +25,8 @@ data_dates as (
     select movement_date as data_date from stock_movements
     union all
     select order_date from purchase_orders
+    union all
+    select weather_date from weather_observations
 ),
 
 calendar_bounds as (
