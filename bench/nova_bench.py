@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -273,6 +275,34 @@ class Airflow:
             failed = [(t.task_id, t.state) for t in timing.tasks if t.state not in ("success", "skipped")]
             raise RuntimeError(f"{dag_id} run {run_id} ended {state}: {failed[:10]}")
         return timing
+
+
+@contextlib.contextmanager
+def redis_server(port: int = 6390):
+    """Debian's ``redis-server`` on 127.0.0.1:``port`` for the length of a block (a Celery broker;
+    nothing persisted); yields its URL."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"redis-server did not answer on 127.0.0.1:{port}")
+            time.sleep(0.2)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 class MemorySampler:

@@ -17,7 +17,11 @@ warehouse's size. Then the goals, as ratios measured in the same run: the next d
 budget; at 10x series the runs and plain build <= 10x those at 1x; the next day's run at 3x history
 <= 1.3x the one at 1x; forecast of the 10x point (about 3,500 series) <= 180 s.
 
-Usage: .venv/bin/python bench/scale.py [--points 40x15x1095,40x15x3285,126x47x1095]
+With ``--celery`` the first point's DAG runs once more under the CeleryExecutor (Debian's
+``redis-server`` as the broker, two ``airflow celery worker`` processes) and the bench prints which
+worker ran which forecast shard.
+
+Usage: .venv/bin/python bench/scale.py [--points 40x15x1095,40x15x3285,126x47x1095] [--celery]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from nova_bench import (  # noqa: E402
     environment,
     erp_end_date,
     query,
+    redis_server,
     use_databases,
 )  # noqa: E402
 
@@ -84,6 +89,8 @@ class Measured:
     plain_build_s: float
     plain_publish_s: float
     warehouse_mib: float
+    celery: RunTiming | None = None
+    celery_shards: list[dict] | None = None
 
     @property
     def non_dbt_task_s(self) -> float:
@@ -124,16 +131,16 @@ def age_runs(pg, days: int = 1) -> None:
         query(pg, f"update {table} set source_validated_at = source_validated_at - {shift}")
 
 
-def measure(point: Point, index: int) -> Measured:
+def measure(point: Point, index: int, celery: bool = False) -> Measured:
     pg = bench_databases(f"bench_scale{index}")
     use_databases(pg)
     work = Path(tempfile.mkdtemp(prefix=f"nova-bench-scale-{point.label}-"))
     share_secrets(pg.secrets_dir, work)  # the bench's $NOVA_HOME: the same server's role passwords
     with environment(NOVA_HOME=str(work), NOVA_LANDING_DIR=str(work / "landing"), NOVA_ALERT_DEADLINE="off"):
-        return _measure(pg, point, work)
+        return _measure(pg, point, work, celery)
 
 
-def _measure(pg, point: Point, work: Path) -> Measured:
+def _measure(pg, point: Point, work: Path, celery: bool = False) -> Measured:
     end = erp_end_date()
     config = SimulationConfig(seed=42, start_date=end - timedelta(days=point.days - 1), end_date=end,
                               n_materials=point.materials, n_sites=point.sites)
@@ -154,6 +161,7 @@ def _measure(pg, point: Point, work: Path) -> Measured:
             runs.append(airflow.run(DAG_ID, timeout_s=7200))
             print(f"[{point.label}] run {len(runs)}: {runs[-1].wall:.1f} s", flush=True)
     first, second, next_day = runs
+    celery_run, shards = (_celery_run(pg, work) if celery else (None, None))
     plain = dbt(pg, "build", "--exclude", "tag:forecast")
     plain_publish = dbt(pg, "build", "--select", "tag:forecast")
     print(f"[{point.label}] plain dbt build {plain:.1f} s (+ {plain_publish:.1f} s tag:forecast)", flush=True)
@@ -161,7 +169,27 @@ def _measure(pg, point: Point, work: Path) -> Measured:
     movements = query(pg, "select count(*) from erp.stock_movements", db=pg.erp_db)[0][0]
     demand_rows = query(pg, "select count(*) from marts.fct_demand_daily")[0][0]
     size = query(pg, "select pg_database_size(current_database())")[0][0] / 2**20
-    return Measured(point, series, demand_rows, movements, first, second, next_day, plain, plain_publish, size)
+    return Measured(point, series, demand_rows, movements, first, second, next_day, plain, plain_publish, size,
+                    celery_run, shards)
+
+
+def _celery_run(pg, work: Path) -> tuple[RunTiming, list[dict]]:
+    """The next day's DAG once more, under the CeleryExecutor: Redis as the broker, two `airflow
+    celery worker` processes (worker-1, worker-2); returns the run and, per forecast shard, the
+    worker that staged it (the published run's metrics) and its task's times."""
+    with redis_server() as broker, Airflow(pg, work / "airflow", celery_workers=2, extra_env={
+            "NOVA_AIRFLOW_EXECUTOR": "CeleryExecutor", "NOVA_CELERY_BROKER_URL": broker}) as airflow:
+        age_runs(pg)
+        run = airflow.run(DAG_ID, timeout_s=7200)
+    print(f"[celery] run: {run.wall:.1f} s", flush=True)
+    staged = query(pg, "select metrics -> 'shards' from marts.forecast_runs order by generated_at desc, run_id desc "
+                   "limit 1")[0][0]
+    tasks = {t.map_index: t for t in run.tasks if t.task_id == "forecast.shard"}
+    for shard in staged:
+        task = tasks.get(shard["shard"])
+        shard["task_s"] = task.seconds if task else float("nan")
+        shard["start"] = task.start if task else None
+    return run, staged
 
 
 def print_table(results: list[Measured]) -> None:
@@ -218,17 +246,36 @@ def print_goals(results: list[Measured]) -> None:
                 print(f"      {stage} stage {other.next_day.span(stage) / base.next_day.span(stage):.2f}x")
 
 
+def print_celery(results: list[Measured]) -> None:
+    for measured in results:
+        if measured.celery is None:
+            continue
+        run = measured.celery
+        print(f"\nCeleryExecutor (Redis broker, 2 workers), {measured.point.label}: the next day's DAG again, "
+              f"{run.wall:.1f} s wall (forecast stage {run.span('forecast'):.1f} s; LocalExecutor "
+              f"{measured.next_day.wall:.1f} s / {measured.next_day.span('forecast'):.1f} s)")
+        begin = min(s["start"] for s in measured.celery_shards if s["start"] is not None)
+        for shard in measured.celery_shards:
+            offset = (shard["start"] - begin).total_seconds() if shard["start"] is not None else float("nan")
+            print(f"  forecast shard {shard['shard'] + 1}: {shard['series']:>5} series on {shard['worker']:<10} "
+                  f"engine {shard['seconds']:6.1f} s, task {shard['task_s']:6.1f} s, started +{offset:.1f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="40x15x1095,126x47x1095,40x15x3285",
                         help="comma-separated materials x sites x days; the first is the reference")
+    parser.add_argument("--celery", action="store_true",
+                        help="after the first point's runs, run its DAG once more under the CeleryExecutor (Redis, "
+                             "two workers) and say which worker ran which forecast shard")
     args = parser.parse_args()
     points = [Point.parse(text) for text in args.points.split(",") if text]
-    results = [measure(point, index) for index, point in enumerate(points)]
+    results = [measure(point, index, celery=args.celery and index == 0) for index, point in enumerate(points)]
     print(f"\nNova Corrente at scale: {os.cpu_count()} cores; runs under the scheduler (LocalExecutor), "
           "triggered as from the UI\n")
     print_table(results)
     print_goals(results)
+    print_celery(results)
     return 0
 
 

@@ -15,6 +15,11 @@ Every morning (06:00 in Bahia) for the previous day's data interval:
    failing test stops everything downstream. These tasks run in the triggerer (no worker process);
    clearing one re-runs that model alone (`dbt build --select <model>`). See `plugins/nova_dbt.py`.
 4. **forecast** — per-series demand forecasts chosen by backtest, written to the marts schema.
+   `forecast.plan` splits the run into shards of whole materials (`$NOVA_FORECAST_SHARDS`,
+   default 2); `forecast.shard` (dynamically mapped: one task per shard, on any worker) backtests
+   and fits its series and stages them out of BI's sight; `forecast.publish` selects the models
+   and calibrates the intervals over all shards and writes the run in one transaction. A failed
+   shard publishes nothing: the previous run stays current.
 5. **publish_forecasts** — the dbt models built on the forecasts (same pattern as transform).
 6. **gate_marts** — Great Expectations suites on the marts and forecasts.
 7. **gate_reconciliation** — reconciles the ERP with the warehouse (keys, counts, quantities, stock on hand);
@@ -45,7 +50,9 @@ from airflow.sdk import (
     DeadlineAlert,
     DeadlineReference,
     dag,
+    get_current_context,
     task,
+    task_group,
     teardown,
 )
 
@@ -121,11 +128,31 @@ def nova_corrente_daily():
 
     transform = dbt_task_group(TRANSFORM_GROUP, exclude=["tag:forecast"])
 
-    @task(outlets=[FORECASTS])
-    def forecast(data_interval_start=None, data_interval_end=None, dag_run=None, run_id=None) -> dict:
-        from nova_corrente.pipeline import forecast as run
+    @task_group(group_id="forecast", tooltip="forecast shards of whole materials, published as one run")
+    def forecast():
+        @task
+        def plan(data_interval_start=None, data_interval_end=None, dag_run=None) -> list[dict]:
+            from nova_corrente.pipeline import plan_forecast
 
-        return run(_settings(), _interval_end(data_interval_start, data_interval_end, dag_run), run_id)
+            return plan_forecast(_settings(), _interval_end(data_interval_start, data_interval_end, dag_run))
+
+        @task(map_index_template="{{ shard_label }}")
+        def shard(part: dict) -> dict:
+            from nova_corrente.pipeline import forecast_shard
+
+            get_current_context()["shard_label"] = part["label"]  # type: ignore[typeddict-unknown-key]
+            return forecast_shard(_settings(), part)
+
+        @task(outlets=[FORECASTS])
+        def publish(parts: list[dict], staged: list[dict], data_interval_start=None, data_interval_end=None,
+                    dag_run=None, run_id=None) -> dict:
+            from nova_corrente.pipeline import publish_forecast
+
+            return publish_forecast(_settings(), parts, _interval_end(data_interval_start, data_interval_end,
+                                                                      dag_run), run_id)
+
+        parts = plan()
+        publish(parts, shard.expand(part=parts))
 
     publish_forecasts = dbt_task_group(PUBLISH_GROUP, select=["tag:forecast"])
 

@@ -112,6 +112,8 @@ create schema if not exists marts authorization nova_transformer;
 alter schema marts owner to nova_transformer;
 create schema if not exists snapshots authorization nova_transformer;
 alter schema snapshots owner to nova_transformer;
+create schema if not exists forecast_staging authorization nova_forecaster;
+alter schema forecast_staging owner to nova_forecaster;
 grant usage on schema raw, audit to nova_transformer;
 grant select on all tables in schema raw, audit to nova_transformer;
 alter default privileges for role nova_loader in schema raw, audit grant select on tables to nova_transformer;
@@ -160,6 +162,22 @@ create table if not exists marts.forecast_values (
         and yhat <= yhat_hi_80 and yhat_hi_80 <= yhat_hi_95
     )
 );
+
+-- The shards of a run before it is published (nova_forecast.warehouse.forecast_shard / publish_run):
+-- the forecaster's own schema, granted to no one else, so BI never sees a half run.
+create schema if not exists forecast_staging;
+
+create table if not exists forecast_staging.forecast_parts (
+    run_id        text not null,
+    shard         integer not null check (shard >= 0),
+    shard_count   integer not null check (shard_count > shard),
+    series_count  integer not null check (series_count >= 0),
+    worker        text not null,
+    seconds       double precision not null,
+    staged_at     timestamptz not null default now(),
+    payload       bytea not null,  -- the shard's backtest and fits (zlib-compressed pickle)
+    primary key (run_id, shard)
+);
 alter table marts.forecast_runs owner to nova_forecaster;
 alter table marts.forecast_values owner to nova_forecaster;
 grant select on marts.forecast_runs, marts.forecast_values to nova_transformer;
@@ -174,7 +192,7 @@ begin
                wanted.owner_name
         from pg_catalog.pg_class as relation
         join pg_catalog.pg_namespace as schema on schema.oid = relation.relnamespace
-        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer')) as wanted (schema_name, owner_name)
+        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
             on wanted.schema_name = schema.nspname
         where relation.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and relation.relowner <> wanted.owner_name::regrole
@@ -187,7 +205,7 @@ begin
         select format('type %I.%I', schema.nspname, type.typname), wanted.owner_name
         from pg_catalog.pg_type as type
         join pg_catalog.pg_namespace as schema on schema.oid = type.typnamespace
-        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer')) as wanted (schema_name, owner_name)
+        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
             on wanted.schema_name = schema.nspname
         where type.typtype in ('e', 'd', 'r') and type.typowner <> wanted.owner_name::regrole
     loop

@@ -17,7 +17,9 @@ nova_transformer   CONNECT + TEMP ``warehouse``; reads ``raw``/``audit`` (also t
 nova_forecaster    CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the marts the forecast
                    reads (``nova_forecast.warehouse.FORECAST_INPUTS``: demand, reorder points,
                    drivers, sites; dbt ``grants``); owns ``marts.forecast_runs`` and ``marts.forecast_values``
-                   (created by setup: it may not create anything else).
+                   (created by setup: it may not create anything else in ``marts``) and the schema
+                   ``forecast_staging`` (a sharded run's shards before it is published; no one
+                   else has USAGE on it).
 nova_bi_reader     CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the published marts (dbt
                    ``grants``). No TEMP, no CREATE, no CONNECT on ``erp``/``airflow``; read-only.
 nova_airflow       owns the ``airflow`` database (Airflow's metadata); nothing else.
@@ -65,6 +67,8 @@ SCHEMA_OWNERS: dict[str, str] = {
     "intermediate": TRANSFORMER,
     "marts": TRANSFORMER,
     "snapshots": TRANSFORMER,
+    # the forecast shards before their run is published (ml/nova_forecast/forecast_tables.sql)
+    "forecast_staging": FORECASTER,
 }
 #: tables of the forecaster inside ``marts`` (ml/nova_forecast/forecast_tables.sql), created by setup
 FORECAST_TABLES: tuple[str, ...] = ("marts.forecast_runs", "marts.forecast_values")

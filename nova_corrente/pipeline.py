@@ -153,28 +153,74 @@ def _failure_reasons(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, st
         close_quietly(conn)
 
 
-def forecast(pg: PostgresSettings, interval_end: datetime, airflow_run_id: str) -> dict[str, Any]:
-    """Forecast every active material-site from the demand mart and write the forecast tables.
+def forecast_shards() -> int:
+    """How many shards the forecast is split into: ``$NOVA_FORECAST_SHARDS`` (default 2; a shard
+    holds whole materials, so a run has at most one per material)."""
+    value = os.environ.get("NOVA_FORECAST_SHARDS", "2")
+    try:
+        shards = int(value)
+    except ValueError:
+        raise ValueError(f"NOVA_FORECAST_SHARDS must be a whole number of shards, not {value!r}") from None
+    if shards < 1:
+        raise ValueError(f"NOVA_FORECAST_SHARDS must be at least 1 (got {shards})")
+    return shards
 
-    One forecast run per data interval: its run_id is derived from the interval end, so re-running
-    a day replaces that day's run atomically instead of adding another.
-    """
+
+def forecast_run_id(interval_end: datetime) -> str:
+    """The daily forecast run of a data interval: re-running a day replaces its run."""
+    return f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def forecast_config() -> Any:
+    """The daily run's engine configuration, read by its plan, shards and publish alike."""
+    from nova_forecast.engine import EngineConfig
+
+    jobs = max(1, (os.cpu_count() or 1) // forecast_shards())  # the slow models' processes per shard
+    return EngineConfig(horizon=28, n_jobs=jobs)
+
+
+def _as_forecaster(pg: PostgresSettings, what: str) -> PostgresSettings:
     from nova_corrente.db_roles import check_login
-    from nova_forecast.warehouse import run_forecasts
 
     pg = pg.as_role(STAGE_ROLES["forecast"])
-    check_login(pg, pg.warehouse_db, "the forecast task")
-    summary = run_forecasts(
-        pg,
-        run_id=f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}",
-        source=f"airflow:nova_corrente_daily/{airflow_run_id}",
-        n_jobs=2,
-        artifacts_dir=nova_home() / "forecast_runs",
-    )
+    check_login(pg, pg.warehouse_db, what)
+    return pg
+
+
+def plan_forecast(pg: PostgresSettings, interval_end: datetime) -> list[dict[str, Any]]:
+    """Split the interval's forecast run into shards of whole materials (``forecast_shards()``);
+    returns one argument per shard task (Airflow maps the shard task over them)."""
+    from nova_forecast.warehouse import plan_run
+
+    plan = plan_run(_as_forecaster(pg, "the forecast plan"), forecast_run_id(interval_end), forecast_shards(),
+                    forecast_config())
+    return [plan.shard(index) | {"label": plan.label(index)} for index in range(plan.count)]
+
+
+def forecast_shard(pg: PostgresSettings, shard: dict[str, Any]) -> dict[str, Any]:
+    """Backtest and fit one shard and stage it (invisible to BI until the run is published)."""
+    from nova_forecast.warehouse import forecast_shard as run
+
+    return run(_as_forecaster(pg, "a forecast shard"), shard, forecast_config())
+
+
+def publish_forecast(pg: PostgresSettings, shards: list[dict[str, Any]], interval_end: datetime,
+                     airflow_run_id: str) -> dict[str, Any]:
+    """Publish the staged shards as the interval's forecast run, in one transaction."""
+    from nova_forecast.warehouse import RunPlan, publish_run
+
+    plan = RunPlan(forecast_run_id(interval_end), tuple(tuple(s["materials"]) for s in shards), tuple(int(s["series"]) for s in shards),
+                   tuple(shards[0]["ranking"]) if shards else ())
+    summary = publish_run(_as_forecaster(pg, "the forecast publish"), plan, forecast_config(),
+                          source=f"airflow:nova_corrente_daily/{airflow_run_id}",
+                          artifacts_dir=nova_home() / "forecast_runs")
+    for shard in summary.metrics.get("shards", []):
+        log.info("shard %d/%d: %d series, %.1f s on %s", shard["shard"] + 1, plan.count, shard["series"],
+                 shard["seconds"], shard["worker"])
     log.info("forecast run %s: %d series, %d rows, models %s (%.1fs); plots in %s", summary.run_id,
              summary.series_count, summary.rows_written, summary.models_selected, summary.seconds,
              summary.artifacts_dir)
-    return summary.as_dict()
+    return summary.as_dict() | {"shards": summary.metrics.get("shards", [])}
 
 
 def gate_marts(pg: PostgresSettings) -> dict[str, Any]:

@@ -252,6 +252,18 @@ class Panel:
         gaps = self.gap_counts[rows] if len(self.gap_counts) else self.gap_counts
         return Panel(self.ids[rows], values[:, values.shape[1] - width:], self.last_ds[rows], self.freq, gaps)
 
+    @classmethod
+    def concat(cls, panels: list[Panel]) -> Panel:
+        """The series of several panels (same frequency) in one, right-aligned as always."""
+        if len({p.freq for p in panels}) > 1:
+            raise InputError(f"panels of different frequencies: {sorted({p.freq for p in panels})}")
+        width = max(p.n_periods for p in panels)
+        values = np.concatenate([np.pad(p.values, ((0, 0), (width - p.n_periods, 0)), constant_values=np.nan)
+                                 for p in panels])
+        gaps = [p.gap_counts if len(p.gap_counts) else np.zeros(p.n_series, dtype=np.int64) for p in panels]
+        return cls(np.concatenate([p.ids for p in panels]), values, np.concatenate([p.last_ds for p in panels]),
+                   panels[0].freq, np.concatenate(gaps))
+
     def series(self, i: int) -> np.ndarray:
         """Observed values of series ``i`` (no padding)."""
         row = self.values[i]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -219,15 +219,16 @@ def forecast(df: pd.DataFrame, config: EngineConfig | None = None) -> ForecastRe
 
 
 def backtest_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None,
-                   drivers: Drivers | None = None) -> Backtest:
+                   drivers: Drivers | None = None, ranking: np.ndarray | None = None) -> Backtest:
     """Rolling-origin backtest of ``config.models`` on a panel (plus the drivers model when
-    ``drivers`` are given and ``config.use_drivers``)."""
+    ``drivers`` are given and ``config.use_drivers``). ``ranking``: the run's slow-model ranking
+    (:func:`slow_model_ranking`) when the panel is a part of a run; default: the panel's own."""
     started = time.perf_counter()
     classes = classify_panel(panel) if classes is None else classes
     h, k_folds, step = config.horizon, config.folds, config.origin_step
     n, width = panel.n_series, panel.n_periods
     models = build_models(config, drivers)
-    rows_by_model, skipped = _rows_by_model(panel, classes, config, models)
+    rows_by_model, skipped = _rows_by_model(panel, classes, config, models, ranking)
 
     forecasts = {name: np.full((n, k_folds, h), np.nan) for name in models}
     actuals = np.full((n, k_folds, h), np.nan)
@@ -268,15 +269,71 @@ def backtest_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | N
 
 
 def forecast_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None,
-                   drivers: Drivers | None = None) -> ForecastResult:
+                   drivers: Drivers | None = None, ranking: np.ndarray | None = None) -> ForecastResult:
     """Backtest, select and forecast a panel (see the module docstring). ``classes`` (unique_id,
     demand_class, adi, cv2 for every series, in the panel's order) replaces the engine's own
     classification: the warehouse task passes the demand classes of ``marts.fct_reorder_points``.
-    ``drivers`` (:mod:`nova_forecast.drivers`) adds the candidate that uses them."""
+    ``drivers`` (:mod:`nova_forecast.drivers`) adds the candidate that uses them. ``ranking``: the
+    slow models' ranking of the whole run (:func:`slow_model_ranking`; default: this panel's).
+
+    The same as :func:`finish` of one :func:`forecast_part`: a run split into parts (whole
+    materials each, the run's ranking in each) gives what the whole panel gives."""
+    return finish([forecast_part(panel, config, classes, drivers, ranking)])
+
+
+@dataclass
+class ForecastPart:
+    """A share of a run's series, backtested and fitted: everything :func:`finish` needs from them.
+
+    ``fits`` holds every candidate's forecast on the full history, (n, horizon), NaN where the
+    candidate does not run or failed: which one a series uses depends on the class champions,
+    i.e. on every part of the run, so each part fits them all (fast models on every series, slow
+    models and the drivers model where they were backtested, the fallback model on every series)."""
+
+    backtest: Backtest
+    fits: dict[str, np.ndarray]
+    seconds: float = 0.0
+
+    @property
+    def n_series(self) -> int:
+        return self.backtest.panel.n_series
+
+
+def forecast_part(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None,
+                  drivers: Drivers | None = None, ranking: np.ndarray | None = None) -> ForecastPart:
+    """Backtest every candidate on a panel and fit each on the full history (see :class:`ForecastPart`).
+
+    Parts must hold whole pooling groups (the drivers model fits all the sites of a material
+    together) and share the run's ``ranking`` (the slow models run on the run's top-K series)."""
     started = time.perf_counter()
     classes = classify_panel(panel) if classes is None else classes
+    bt = backtest_panel(panel, config, classes, drivers, ranking)
+    models = build_models(config, drivers)
+    if config.fallback_model not in models:
+        models[config.fallback_model] = build_fast(config.fallback_model, config.season)
+    evaluated = set(zip(bt.metrics["unique_id"], bt.metrics["model"], strict=True)) if not bt.metrics.empty else set()
+    ids = panel.ids.astype(str)
+    fits: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        if name in FAST_MODELS:
+            rows = np.ones(panel.n_series, dtype=bool)
+        else:
+            rows = np.array([(uid, name) in evaluated for uid in ids], dtype=bool)
+        fits[name] = np.full((panel.n_series, config.horizon), np.nan)
+        if rows.any():
+            fits[name][rows] = model.fit(panel, rows).predict(config.horizon)[rows]
+    return ForecastPart(bt, fits, time.perf_counter() - started)
+
+
+def finish(parts: list[ForecastPart]) -> ForecastResult:
+    """Select per series, calibrate the intervals per demand class and forecast: the steps of a run
+    that look across all its series, on its parts' backtests and fits (in the order of the ids)."""
+    started = time.perf_counter()
+    if not parts:
+        raise InputError("a forecast run needs at least one part")
+    bt, fits = _merge_parts(parts)
+    panel, config = bt.panel, bt.config
     result_warnings: list[str] = []
-    bt = backtest_panel(panel, config, classes, drivers)
     selection = select_models(bt)
 
     short = np.flatnonzero(selection["reason"].to_numpy() == "too short to backtest")
@@ -287,19 +344,16 @@ def forecast_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | N
 
     chosen = selection["model"].to_numpy(dtype=object)
     yhat = np.full((panel.n_series, config.horizon), np.nan)
-    models = build_models(config, drivers)
     for name in pd.unique(chosen):
         rows = chosen == name
-        model = models.get(name) or build_fast(name, config.season)
-        predicted = model.fit(panel, rows).predict(config.horizon)
-        yhat[rows] = predicted[rows]
+        yhat[rows] = fits[name][rows]
     failed = ~np.all(np.isfinite(yhat), axis=1)
     if failed.any():  # a slow model failed on the full history: use the class champion, else the baseline
         champions = selection["champion"].to_numpy(dtype=object)
         replacement = np.where(np.isin(champions, list(FAST_MODELS)), champions, config.fallback_model)
         for name in pd.unique(replacement[failed]):
             rows = failed & (replacement == name)
-            yhat[rows] = build_fast(name, config.season).fit(panel, rows).predict(config.horizon)[rows]
+            yhat[rows] = fits[name][rows]
             chosen[rows] = name
         selection.loc[failed, "model"] = chosen[failed]
         selection.loc[failed, "reason"] = "final fit failed, replaced"
@@ -319,8 +373,57 @@ def forecast_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | N
                                 tuple(level / 100 for level in config.levels), config.service_levels, whole_units)
     shifts = _error_shifts(panel, residuals, labels, config, calibration)
     frame = _forecast_frame(panel, config, yhat, shifts, chosen, selection, whole_units)
-    return ForecastResult(frame, selection, bt, config, panel, residuals, result_warnings,
-                          time.perf_counter() - started, calibration)
+    seconds = sum(part.seconds for part in parts) + time.perf_counter() - started
+    return ForecastResult(frame, selection, bt, config, panel, residuals, result_warnings, seconds, calibration)
+
+
+def _merge_parts(parts: list[ForecastPart]) -> tuple[Backtest, dict[str, np.ndarray]]:
+    """One backtest and one set of fits from the parts, rows in the order of the ids (as one panel has them)."""
+    if len(parts) == 1:
+        return parts[0].backtest, parts[0].fits
+    first = parts[0].backtest
+    models = first.models
+    for part in parts[1:]:
+        same_config = replace(part.backtest.config, n_jobs=1) == replace(first.config, n_jobs=1)  # n_jobs: per worker
+        if part.backtest.models != models or not same_config:
+            raise InputError("the parts of a forecast run were made with different models or parameters: "
+                             f"{models} vs {part.backtest.models}")
+    panel = Panel.concat([part.backtest.panel for part in parts])
+    ids = panel.ids.astype(str)
+    if len(set(ids)) != len(ids):
+        raise InputError("the parts of a forecast run overlap: a series is in more than one part")
+    order = np.argsort(ids, kind="stable")
+    panel = panel.subset(order)
+
+    def stack(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(arrays)[order]
+
+    bts = [part.backtest for part in parts]
+    forecasts = {name: stack([bt.forecasts[name] for bt in bts]) for name in models}
+    actuals = stack([bt.actuals for bt in bts])
+    classes = pd.concat([bt.classes for bt in bts], ignore_index=True).iloc[order].reset_index(drop=True)
+    table = pd.concat([bt.metrics for bt in bts if not bt.metrics.empty], ignore_index=True) \
+        if any(not bt.metrics.empty for bt in bts) else pd.DataFrame()
+    if not table.empty:
+        position = pd.Series(np.arange(len(ids)), index=panel.ids.astype(str))
+        model_order = {name: i for i, name in enumerate(models)}
+        table = table.assign(_m=table["model"].map(model_order), _r=table["unique_id"].map(position))
+        table = table.sort_values(["_m", "_r"], kind="stable").drop(columns=["_m", "_r"]).reset_index(drop=True)
+    summary = _summary_table(table, panel.ids, forecasts, actuals)
+    seconds = {name: 0.0 for name in models}
+    for bt in bts:
+        if not bt.summary.empty and "seconds" in bt.summary.columns:
+            for name, value in zip(bt.summary["model"], bt.summary["seconds"], strict=True):
+                seconds[name] += float(value)
+    if not summary.empty:
+        summary["seconds"] = summary["model"].map(seconds).round(3)
+    skipped = pd.concat([bt.skipped for bt in bts], ignore_index=True).drop_duplicates()
+    merged = Backtest(panel, first.config, list(models), forecasts, actuals, stack([bt.cutoffs for bt in bts]),
+                      stack([bt.scale2 for bt in bts]), stack([bt.scale1 for bt in bts]), table, summary, skipped,
+                      classes, [w for bt in bts for w in bt.warnings], sum(bt.seconds for bt in bts))
+    names = parts[0].fits.keys()
+    fits = {name: stack([part.fits[name] for part in parts]) for name in names}
+    return merged, fits
 
 
 def select_models(bt: Backtest, margin: float | None = None) -> pd.DataFrame:
@@ -389,21 +492,34 @@ def build_models(config: EngineConfig, drivers: Drivers | None = None) -> dict[s
     return models
 
 
-def _rows_by_model(panel: Panel, classes: pd.DataFrame, config: EngineConfig,
-                   models: dict[str, Forecaster]) -> tuple[dict[str, np.ndarray], list[tuple[str, str, str]]]:
-    """Which series each model runs on: all for fast models, top-K non-intermittent for slow ones."""
+def slow_model_ranking(ids: np.ndarray, volume: np.ndarray, lengths: np.ndarray, config: EngineConfig) -> np.ndarray:
+    """The series the slow models may run on, best first: by total volume (ties in the order of the
+    ids), only series long enough to backtest and with some demand. Its first ``top_k`` /
+    ``auto_top_k`` are the run's top-K (intermittent ones are then skipped)."""
+    ids = np.asarray(ids).astype(str)
+    order = np.argsort(ids, kind="stable")
+    ids, volume, lengths = ids[order], np.asarray(volume, dtype="float64")[order], np.asarray(lengths)[order]
+    backtestable = lengths >= config.min_train_length + config.horizon
+    ranked = [i for i in np.argsort(-volume, kind="stable") if backtestable[i] and volume[i] > 0]
+    return ids[ranked]
+
+
+def _rows_by_model(panel: Panel, classes: pd.DataFrame, config: EngineConfig, models: dict[str, Forecaster],
+                   ranking: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], list[tuple[str, str, str]]]:
+    """Which series each model runs on: all for fast models, top-K non-intermittent for slow ones
+    (the top-K of ``ranking``, the run's, of which this panel may hold only some)."""
     rows: dict[str, np.ndarray] = {}
     skipped: list[tuple[str, str, str]] = []
-    volume = np.nansum(panel.values, axis=1)
-    backtestable = panel.lengths >= config.min_train_length + config.horizon
-    ranked = [i for i in np.argsort(-volume, kind="stable") if backtestable[i] and volume[i] > 0]
+    if ranking is None:
+        ranking = slow_model_ranking(panel.ids, np.nansum(panel.values, axis=1), panel.lengths, config)
+    row_of = {uid: i for i, uid in enumerate(panel.ids.astype(str))}
     labels = classes["demand_class"].to_numpy(dtype=object)
     for name, model in models.items():
         mask = np.ones(panel.n_series, dtype=bool)
         if model.slow:
             k = config.top_k if name in TOP_K_MODELS else config.auto_top_k
             mask[:] = False
-            for i in ranked[:k]:
+            for i in [row_of[uid] for uid in ranking[:k] if uid in row_of]:
                 if labels[i] in INTERMITTENT_CLASSES:
                     reason = (f"{labels[i]} demand (ADI {classes['adi'].iat[i]:.2f}, CV² {classes['cv2'].iat[i]:.2f})"
                               if labels[i] != "no_demand" else "no demand")

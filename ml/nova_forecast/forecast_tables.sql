@@ -42,3 +42,19 @@ create table if not exists marts.forecast_values (
         and yhat <= yhat_hi_80 and yhat_hi_80 <= yhat_hi_95
     )
 );
+
+-- The shards of a run before it is published (nova_forecast.warehouse.forecast_shard / publish_run):
+-- the forecaster's own schema, granted to no one else, so BI never sees a half run.
+create schema if not exists forecast_staging;
+
+create table if not exists forecast_staging.forecast_parts (
+    run_id        text not null,
+    shard         integer not null check (shard >= 0),
+    shard_count   integer not null check (shard_count > shard),
+    series_count  integer not null check (series_count >= 0),
+    worker        text not null,
+    seconds       double precision not null,
+    staged_at     timestamptz not null default now(),
+    payload       bytea not null,  -- the shard's backtest and fits (zlib-compressed pickle)
+    primary key (run_id, shard)
+);

@@ -28,7 +28,8 @@ for dag_id, dag in bag.dags.items():
         "doc_md": bool(dag.doc_md),
         "tasks": {t.task_id: {"retries": t.retries, "upstream": sorted(t.upstream_task_ids),
                               "outlets": [getattr(o, "name", str(o)) for o in t.outlets],
-                              "operator": type(t).__name__, "start_from_trigger": t.start_from_trigger,
+                              "operator": type(t).__name__, "start_from_trigger": getattr(t, "start_from_trigger", False),
+                              "mapped": type(t).__name__.endswith("MappedOperator"),
                               "unique_id": getattr(t, "unique_id", None)} for t in dag.tasks},
         "timetable": type(dag.timetable).__name__,
         "schedule": sorted(a.name for a in getattr(dag.timetable.asset_condition, "objects", []))
@@ -105,13 +106,18 @@ def test_daily_dag_stages_are_wired_in_order(dagbag):
     assert tasks["transform.dbt_build"]["upstream"] == ["gate_raw"]
     transform = {tid for tid in tasks if tid.startswith("transform.")}
     transform_leaves = transform - {up for tid in transform for up in tasks[tid]["upstream"]}
-    assert set(tasks["forecast"]["upstream"]) == transform_leaves
-    assert tasks["publish_forecasts.dbt_build"]["upstream"] == ["forecast"]
+    assert set(tasks["forecast.plan"]["upstream"]) == transform_leaves
+    # the forecast: a plan, one mapped task per shard, a publish that writes the run once
+    assert tasks["forecast.shard"]["upstream"] == ["forecast.plan"]
+    assert tasks["forecast.shard"]["mapped"], tasks["forecast.shard"]
+    assert sorted(tasks["forecast.publish"]["upstream"]) == ["forecast.plan", "forecast.shard"]
+    assert tasks["publish_forecasts.dbt_build"]["upstream"] == ["forecast.publish"]
     assert all(up.startswith("publish_forecasts.") for up in tasks["gate_marts"]["upstream"])
     # the reconciliation gate runs last, after the marts are published, on the run's batches
     assert sorted(tasks["gate_reconciliation"]["upstream"]) == ["extract_load", "gate_marts"]
     assert set(tasks["extract_load"]["outlets"]) == {"nova_raw_erp", "nova_raw_feeds"}
-    assert "nova_forecasts" in tasks["forecast"]["outlets"]
+    assert "nova_forecasts" in tasks["forecast.publish"]["outlets"]
+    assert not tasks["forecast.shard"]["outlets"] and not tasks["forecast.plan"]["outlets"]
     # operations: the held-back alert after the raw gate, docs after the dbt models, stock alerts after the
     # marts gate, and the run report after everything
     assert tasks["alert_held_back_batches"]["upstream"] == ["extract_load", "gate_raw"]

@@ -231,3 +231,91 @@ def test_without_the_reorder_point_mart_the_engine_classifies_and_says_so(pg, tm
     assert any("fct_reorder_points does not exist" in w for w in summary.warnings)
     plots = json.loads((tmp_path / summary.run_id / "run.json").read_text())["plots"]
     assert "reorder_point" not in plots[0]
+
+
+# --- a run in shards ---------------------------------------------------------------------------
+
+VALUES = "material_id, site_id, forecast_date, yhat, yhat_lo_80, yhat_hi_95, yhat_q95, model, demand_class, dataset_id"
+
+
+def _sharded_run(pg, run_id: str, shards: int = 2, **publish) -> warehouse.RunSummary:
+    plan = warehouse.plan_run(pg, run_id, shards, CONFIG)
+    for index in range(plan.count):
+        warehouse.forecast_shard(pg, plan.shard(index), CONFIG)
+    return warehouse.publish_run(pg, plan, CONFIG, generated_at=DAY_2, **publish)
+
+
+def test_a_run_in_shards_publishes_what_the_run_in_one_process_publishes(pg, monkeypatch):
+    create_demand_mart(pg)
+    whole = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1, run_id="whole")
+    monkeypatch.setenv("NOVA_WORKER_NAME", "worker-7")
+    plan = warehouse.plan_run(pg, "sharded", 2, CONFIG)
+    assert plan.shards == (("MAT-00001",), ("MAT-00002",)) and plan.series == (2, 1)
+    staged = [warehouse.forecast_shard(pg, plan.shard(i), CONFIG) for i in range(2)]
+    assert [(s["shard"], s["series"], s["worker"]) for s in staged] == [(0, 2, "worker-7"), (1, 1, "worker-7")]
+    assert query(pg, "select count(*) from marts.forecast_runs where run_id = 'sharded'") == [(0,)]
+    sharded = warehouse.publish_run(pg, plan, CONFIG, generated_at=DAY_2)
+
+    def rows(run_id):
+        return query(pg, f"select {VALUES} from marts.forecast_values where run_id = %s order by 1, 2, 3", (run_id,))
+
+    assert len(rows("sharded")) == 21 and rows("sharded") == rows("whole")
+    assert sharded.data_fingerprint == whole.data_fingerprint
+    assert sharded.metrics["selection"] == whole.metrics["selection"]
+    assert [(s["shard"], s["series"], s["worker"]) for s in sharded.metrics["shards"]] == \
+        [(0, 2, "worker-7"), (1, 1, "worker-7")]
+    assert query(pg, "select count(*) from forecast_staging.forecast_parts") == [(0,)]  # cleared on publish
+
+
+def test_a_missing_shard_publishes_nothing_and_the_previous_run_stays(pg):
+    create_demand_mart(pg)
+    first = warehouse.run_forecasts(pg, config=CONFIG, generated_at=DAY_1)
+    plan = warehouse.plan_run(pg, "daily-2", 2, CONFIG)
+    warehouse.forecast_shard(pg, plan.shard(1), CONFIG)  # shard 1 of 2 failed
+    with pytest.raises(warehouse.InputError, match="shard.s. 1 of 2 are not staged"):
+        warehouse.publish_run(pg, plan, CONFIG, generated_at=DAY_2)
+    assert warehouse.latest_run_id(pg) == first.run_id
+    # the retried shard replaces its earlier attempt, and the run publishes
+    warehouse.forecast_shard(pg, plan.shard(0), CONFIG)
+    warehouse.forecast_shard(pg, plan.shard(0), CONFIG)
+    assert query(pg, "select shard, count(*) from forecast_staging.forecast_parts group by 1 order by 1") == \
+        [(0, 1), (1, 1)]
+    assert warehouse.publish_run(pg, plan, CONFIG, generated_at=DAY_2).run_id == warehouse.latest_run_id(pg)
+
+
+def test_staged_shards_are_invisible_to_bi_and_a_new_attempt_starts_clean(pg):
+    create_demand_mart(pg)
+    plan = warehouse.plan_run(pg, "daily-3", 2, CONFIG)
+    warehouse.forecast_shard(pg, plan.shard(0), CONFIG)
+    bi = pg.as_role("bi_reader")
+    with psycopg2.connect(bi.dsn(bi.warehouse_db)) as conn, conn.cursor() as cur:
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("select count(*) from forecast_staging.forecast_parts")
+    conn.close()
+    warehouse.plan_run(pg, "daily-3", 2, CONFIG)  # the run's next attempt: what the last one staged goes
+    assert query(pg, "select count(*) from forecast_staging.forecast_parts") == [(0,)]
+
+
+def test_more_shards_than_materials_and_bad_counts(pg):
+    create_demand_mart(pg)
+    assert warehouse.plan_run(pg, "r", 5, CONFIG).count == 2  # whole materials: at most one shard each
+    with pytest.raises(warehouse.InputError, match="at least one shard"):
+        warehouse.plan_run(pg, "r", 0, CONFIG)
+
+
+def test_shards_are_whole_materials_balanced_by_work_with_the_runs_ranking():
+    """Material A has the run's biggest series (every slow model fits them), B and C many small ones."""
+    config = EngineConfig(horizon=7, models=("mean", "ets", "prophet"), top_k=1, auto_top_k=2)
+    stats = warehouse.pd.DataFrame({
+        "unique_id": ["A@1", "A@2"] + [f"B@{i}" for i in range(12)] + [f"C@{i}" for i in range(10)],
+        "material_id": ["A"] * 2 + ["B"] * 12 + ["C"] * 10,
+        "volume": [1000.0, 900.0] + [10.0] * 12 + [5.0] * 10,
+        "length": [100] * 24,
+    })
+    plan = warehouse.plan_shards(stats, "r", 2, config)
+    # A: 2 series + (ets, prophet) on A@1 and ets on A@2 = 2 + 3 x 10 = 32 units; B 12, C 10
+    assert plan.shards == (("A",), ("B", "C")) and plan.series == (2, 22)
+    assert plan.ranking[:2] == ("A@1", "A@2") and len(plan.ranking) == 2
+    assert warehouse.RunPlan.from_dict(plan.as_dict()) == plan
+    by_series = warehouse.plan_shards(stats.assign(volume=0.0), "r", 2, config)
+    assert by_series.ranking == () and by_series.shards == (("B",), ("A", "C"))  # no slow fits: by series

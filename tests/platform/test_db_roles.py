@@ -234,6 +234,8 @@ EXPECTED = {
     ("warehouse", "snapshots"): {"nova_transformer": "OUC"},
     ("warehouse", "marts"): {"nova_transformer": "OUC arwdD 2/4 r 2/4", "nova_forecaster": "U arwdD 2/4 r 1/4",
                              "nova_bi_reader": "U r 2/4"},
+    # a sharded forecast run's shards before it is published: the forecaster's alone (BI never sees them)
+    ("warehouse", "forecast_staging"): {"nova_forecaster": "OUC arwdD 1/1"},
     ("airflow", None): {"nova_airflow": "OcTC"},
     # PUBLIC's USAGE on the public schemas (PostgreSQL's default, harmless without CONNECT or CREATE)
     ("airflow", "public"): {**{role: "U" for role in (*db_roles.ROLES, db_roles.PUBLIC)}, "nova_airflow": "OUC"},
