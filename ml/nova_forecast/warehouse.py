@@ -504,13 +504,11 @@ def forecast_shard(pg: PostgresSettings, shard: dict[str, Any], config: EngineCo
     pg = _as_forecaster(pg)
     conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
     try:
-        with conn:
-            ensure_forecast_tables(conn)
-            with conn.cursor() as cur:
-                cur.execute(f"delete from {STAGING_TABLE} where run_id = %s and shard = %s", (run_id, index))
-                cur.execute(f"insert into {STAGING_TABLE} (run_id, shard, shard_count, series_count, worker, seconds, "
-                            "payload) values (%s, %s, %s, %s, %s, %s, %s)",
-                            (run_id, index, count, inputs.panel.n_series, worker, seconds, psycopg2.Binary(payload)))
+        with conn, conn.cursor() as cur:  # the plan made the staging table (ensure_forecast_tables)
+            cur.execute(f"delete from {STAGING_TABLE} where run_id = %s and shard = %s", (run_id, index))
+            cur.execute(f"insert into {STAGING_TABLE} (run_id, shard, shard_count, series_count, worker, seconds, "
+                        "payload) values (%s, %s, %s, %s, %s, %s, %s)",
+                        (run_id, index, count, inputs.panel.n_series, worker, seconds, psycopg2.Binary(payload)))
     finally:
         conn.close()
     log.info("forecast run %s, shard %d/%d: %d series staged by %s in %.1f s (%.1f MiB)", run_id, index + 1, count,

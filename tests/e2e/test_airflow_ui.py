@@ -294,8 +294,18 @@ def test_log_in_open_the_dag_and_trigger_it_from_the_button(ui: Ui):
     run = ui.wait_for_run(run_id)
     states = ui.task_states(run_id)
     assert run["state"] == "success", f"run {run_id} ended {run['state']}: {states}"
-    assert {"extract_load", "gate_raw", "transform.dbt_build", "forecast", "publish_forecasts.dbt_build",
-            "gate_marts", "refresh_dbt_docs", "notify_stock_alerts", "run_report"} <= set(states)
+    assert {"extract_load", "gate_raw", "transform.dbt_build", "forecast.plan", "forecast.shard", "forecast.publish",
+            "publish_forecasts.dbt_build", "gate_marts", "refresh_dbt_docs", "notify_stock_alerts",
+            "run_report"} <= set(states)
+    # the forecast ran in shards: one mapped task per shard, named in the UI, published as one run
+    tis = ui.api(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=500")["task_instances"]
+    shards = sorted((ti["map_index"], ti["rendered_map_index"], ti["state"])
+                    for ti in tis if ti["task_id"] == "forecast.shard")
+    assert [(index, state) for index, _, state in shards] == [(0, "success"), (1, "success")], shards
+    assert shards[0][1].startswith("shard 1/2: ") and " series of " in shards[0][1], shards
+    (series, staged), = ui.warehouse("select series_count, metrics -> 'shards' from marts.forecast_runs "
+                                     "order by generated_at desc limit 1")
+    assert len(staged) == 2 and sum(shard["series"] for shard in staged) == series, staged
     # one task per dbt model, seed and snapshot, as in the manifest
     assert {"transform.stg_erp__stock_movements", "transform.fct_reorder_points",
             "publish_forecasts.fct_forecasts"} <= set(states)
