@@ -380,12 +380,11 @@ class _Inputs:
 
 
 def _read_inputs(pg: PostgresSettings, config: EngineConfig, frame: pd.DataFrame,
-                 reorder_points: pd.DataFrame | None, drivers_frame: tuple[pd.DataFrame, pd.Series] | None,
-                 read_marts: bool = True) -> _Inputs:
+                 reorder_points: pd.DataFrame | None, drivers_frame: tuple[pd.DataFrame, pd.Series] | None) -> _Inputs:
     if frame.empty:
         raise InputError(f"{DEMAND_TABLE} has no rows: nothing to forecast")
     panel, input_warnings = load_panel(frame[["unique_id", "ds", "y"]], config.freq)
-    if reorder_points is None and read_marts:
+    if reorder_points is None:
         reorder_points = read_reorder_points(pg)
     classes, class_warnings = None, [f"{REORDER_POINTS_TABLE} does not exist: the engine classifies the series "
                                      "itself and the plots show no reorder point"]
@@ -396,7 +395,7 @@ def _read_inputs(pg: PostgresSettings, config: EngineConfig, frame: pd.DataFrame
     input_warnings += class_warnings
     drivers = None
     if config.use_drivers:
-        if drivers_frame is None and read_marts:
+        if drivers_frame is None:
             drivers_frame = read_drivers(pg)
         if drivers_frame is not None:
             drivers = drivers_for_panel(panel, drivers_frame[0], *_series_maps(frame, drivers_frame[1]),
@@ -497,7 +496,7 @@ def forecast_shard(pg: PostgresSettings, shard: dict[str, Any], config: EngineCo
     part = forecast_part(inputs.panel, config, inputs.classes, inputs.drivers,
                          np.array(shard["ranking"], dtype=object))
     payload = zlib.compress(pickle.dumps({"part": part, "hierarchy": _hierarchy(frame), "warnings": inputs.warnings,
-                                          "reorder_points": inputs.reorder_points,
+                                          "reorder_points": _own_rows(inputs.reorder_points, inputs.panel),
                                           "model_params": _model_params(config, inputs.drivers)}, protocol=5), 1)
     worker = os.environ.get("NOVA_WORKER_NAME") or socket.gethostname()
     seconds = time.perf_counter() - started
@@ -553,13 +552,17 @@ def publish_run(pg: PostgresSettings, plan: RunPlan, config: EngineConfig | None
     reorder_points = None
     if all(item["reorder_points"] is not None for item in loaded):
         reorder_points = pd.concat([item["reorder_points"] for item in loaded])
-        reorder_points = reorder_points[~reorder_points.index.duplicated()]
     shards = [{"shard": i, "series": loaded[i]["part"].n_series, "worker": staged[i][2],
                "seconds": round(float(staged[i][3]), 3)} for i in range(plan.count)]
     return _publish(pg, result, hierarchy, config, loaded[0]["model_params"], reorder_points, started=started,
                     model_version=model_version, dataset_id=dataset_id, source=source, run_id=plan.run_id,
                     generated_at=generated_at, keep_runs=keep_runs, artifacts_dir=artifacts_dir, plot_top=plot_top,
                     reconcile=reconcile, shards=shards)
+
+
+def _own_rows(reorder_points: pd.DataFrame | None, panel: Panel) -> pd.DataFrame | None:
+    """The mart's rows of a shard's series (for the plots of the published run)."""
+    return None if reorder_points is None else reorder_points[reorder_points.index.isin(panel.ids.astype(str))]
 
 
 def _model_params(config: EngineConfig, drivers: Drivers | None) -> dict[str, Any]:
