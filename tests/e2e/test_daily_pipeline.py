@@ -162,14 +162,17 @@ def test_first_run_ran_under_the_split_roles(scenario):
         select schema.nspname, array_agg(distinct pg_get_userbyid(relation.relowner)::text
                                          order by pg_get_userbyid(relation.relowner)::text)
         from pg_class as relation join pg_namespace as schema on schema.oid = relation.relnamespace
-        where schema.nspname in ('raw', 'audit', 'staging', 'intermediate', 'marts', 'snapshots')
+        where schema.nspname in ('raw', 'audit', 'staging', 'intermediate', 'marts', 'snapshots', 'forecast_staging')
           and relation.relkind in ('r', 'p', 'v', 'm')
         group by 1 order by 1""")
-    assert owners == [("audit", ["nova_loader"]), ("intermediate", ["nova_transformer"]),
+    assert owners == [("audit", ["nova_loader"]), ("forecast_staging", ["nova_forecaster"]),
+                      ("intermediate", ["nova_transformer"]),
                       ("marts", ["nova_forecaster", "nova_transformer"]), ("raw", ["nova_loader"]),
                       ("snapshots", ["nova_transformer"]), ("staging", ["nova_transformer"])]
     assert _query(pg, "select tablename from pg_tables where tableowner = 'nova_forecaster' order by 1") == [
-        ("forecast_runs",), ("forecast_values",)]
+        ("forecast_parts",), ("forecast_runs",), ("forecast_values",)]
+    # the forecast ran in shards and its publish cleared what they staged
+    assert _query(pg, "select count(*) from forecast_staging.forecast_parts") == [(0,)]
     assert _query(pg, "select distinct tableowner from pg_tables where schemaname = 'public'", db=pg.airflow_db) == [
         ("nova_airflow",)]
     text = summary(pg)
