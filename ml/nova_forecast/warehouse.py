@@ -312,26 +312,28 @@ def read_series_stats(pg: PostgresSettings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unique_id", "material_id", "volume", "length"])
 
 
-#: the cost of one slow-model fit in series of fast models (the demo's two shards, sequential: 177
-#: series without slow models 6.8 s, 177 with every slow fit of the run 23.3 s, i.e. ~45 slow fits
-#: ~= 16.5 s ~= 10 fast series each): the shards are balanced by this estimated work, not by series
-SLOW_FIT_WEIGHT = 10
+#: the work of one slow-model fit (backtest and final fit of a series), in series of the fast models and
+#: the drivers model: measured on the demo run (seconds per series in its backtest, x 4/3 for the
+#: final fit): fast + drivers 0.027 s, ETS 0.54 s, Prophet 2.0 s, ARIMA 2.8 s. The shards are
+#: balanced by this estimated work, not by series: the slow models run on the run's top series.
+SLOW_FIT_WORK = {"ets": 20, "prophet": 75, "arima": 100, "pmdarima": 100}
 
 
 def plan_shards(stats: pd.DataFrame, run_id: str, shards: int, config: EngineConfig) -> RunPlan:
     """Split the series of ``stats`` (:func:`read_series_stats`) into at most ``shards`` shards of
-    whole materials, balanced by estimated work (a series, plus ``SLOW_FIT_WEIGHT`` per slow-model
-    fit the run's ranking gives it): the most work first, onto the shard with the least."""
+    whole materials, balanced by estimated work (a series, plus ``SLOW_FIT_WORK`` of each slow model
+    the run's ranking gives it): the most work first, onto the shard with the least."""
     if shards < 1:
         raise InputError(f"a forecast run needs at least one shard (got {shards})")
     if stats.empty:
         raise InputError(f"{DEMAND_TABLE} has no rows: nothing to forecast")
     ranking = slow_model_ranking(stats["unique_id"].to_numpy(), stats["volume"].to_numpy(),
                                  stats["length"].to_numpy(), config)
-    slow = [name for name in config.models if name not in FAST_MODELS]
-    depth = [config.top_k if name in TOP_K_MODELS else config.auto_top_k for name in slow]
-    slow_fits = {str(uid): sum(rank < k for k in depth) for rank, uid in enumerate(ranking[:max(depth, default=0)])}
-    work = stats["unique_id"].map(lambda uid: 1 + SLOW_FIT_WEIGHT * slow_fits.get(uid, 0))
+    slow = {name: (config.top_k if name in TOP_K_MODELS else config.auto_top_k, SLOW_FIT_WORK.get(name, 20))
+            for name in config.models if name not in FAST_MODELS}
+    slow_work = {str(uid): sum(work for k, work in slow.values() if rank < k)
+                 for rank, uid in enumerate(ranking[:max((k for k, _ in slow.values()), default=0)])}
+    work = stats["unique_id"].map(lambda uid: 1 + slow_work.get(uid, 0))
     per_material = work.groupby(stats["material_id"]).sum()
     series = stats.groupby("material_id")["unique_id"].count()
     order = sorted(per_material.index, key=lambda material: (-int(per_material[material]), str(material)))

@@ -313,7 +313,7 @@ def test_shards_are_whole_materials_balanced_by_work_with_the_runs_ranking():
         "length": [100] * 24,
     })
     plan = warehouse.plan_shards(stats, "r", 2, config)
-    # A: 2 series + (ets, prophet) on A@1 and ets on A@2 = 2 + 3 x 10 = 32 units; B 12, C 10
+    # A: 2 series + ets and prophet on A@1, ets on A@2: 2 + 20 + 75 + 20 = 117 units; B 12, C 10
     assert plan.shards == (("A",), ("B", "C")) and plan.series == (2, 22)
     assert plan.ranking[:2] == ("A@1", "A@2") and len(plan.ranking) == 2
     assert warehouse.RunPlan.from_dict(plan.as_dict()) == plan
