@@ -161,7 +161,12 @@ def _measure(pg, point: Point, work: Path, celery: bool = False) -> Measured:
             runs.append(airflow.run(DAG_ID, timeout_s=7200))
             print(f"[{point.label}] run {len(runs)}: {runs[-1].wall:.1f} s", flush=True)
     first, second, next_day = runs
-    celery_run, shards = (_celery_run(pg, work) if celery else (None, None))
+    celery_run, shards = None, None
+    if celery:
+        try:
+            celery_run, shards = _celery_run(pg, work)
+        except Exception as exc:  # the other points still get measured; the table says it failed
+            print(f"[celery] FAILED: {type(exc).__name__}: {exc}", flush=True)
     plain = dbt(pg, "build", "--exclude", "tag:forecast")
     plain_publish = dbt(pg, "build", "--select", "tag:forecast")
     print(f"[{point.label}] plain dbt build {plain:.1f} s (+ {plain_publish:.1f} s tag:forecast)", flush=True)

@@ -57,3 +57,21 @@ def test_start_services_refuses_a_port_another_server_answers_on(tmp_path, monke
     finally:
         server.shutdown()
     assert airflow_services.service_pids() == {}  # nothing was started
+
+
+def test_the_celery_executor_loads_with_the_pinned_packages(pg, tmp_path, monkeypatch):
+    """NOVA_AIRFLOW_EXECUTOR=CeleryExecutor: the scheduler's executor loads (celery 5.7 broke the
+    provider's import, and the scheduler exited at start)."""
+    import os
+    import sys
+
+    from nova_corrente.airflow_env import airflow_env
+
+    monkeypatch.setenv("NOVA_AIRFLOW_EXECUTOR", "CeleryExecutor")
+    env = {**os.environ, **airflow_env(pg, home=tmp_path / "airflow")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "from airflow.executors.executor_loader import ExecutorLoader; "
+                               "print(type(ExecutorLoader.init_executors()[0]).__name__)"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == "CeleryExecutor"
