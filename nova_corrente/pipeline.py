@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nova_corrente.settings import PostgresSettings, nova_home
+from nova_corrente.settings import PostgresSettings, nova_home, positive_int_setting
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +156,7 @@ def _failure_reasons(pg: PostgresSettings, batch_ids: list[str]) -> dict[str, st
 def forecast_shards() -> int:
     """How many shards the forecast is split into: ``$NOVA_FORECAST_SHARDS`` (default 2; a shard
     holds whole materials, so a run has at most one per material)."""
-    value = os.environ.get("NOVA_FORECAST_SHARDS", "2")
-    try:
-        shards = int(value)
-    except ValueError:
-        raise ValueError(f"NOVA_FORECAST_SHARDS must be a whole number of shards, not {value!r}") from None
-    if shards < 1:
-        raise ValueError(f"NOVA_FORECAST_SHARDS must be at least 1 (got {shards})")
-    return shards
+    return positive_int_setting("NOVA_FORECAST_SHARDS", 2, "shard")
 
 
 def forecast_run_id(interval_end: datetime) -> str:
@@ -194,7 +187,7 @@ def plan_forecast(pg: PostgresSettings, interval_end: datetime) -> list[dict[str
 
     plan = plan_run(_as_forecaster(pg, "the forecast plan"), forecast_run_id(interval_end), forecast_shards(),
                     forecast_config())
-    return [plan.shard(index) | {"label": plan.label(index)} for index in range(plan.count)]
+    return [plan.shard(index) for index in range(plan.count)]
 
 
 def forecast_shard(pg: PostgresSettings, shard: dict[str, Any]) -> dict[str, Any]:
@@ -209,8 +202,7 @@ def publish_forecast(pg: PostgresSettings, shards: list[dict[str, Any]], interva
     """Publish the staged shards as the interval's forecast run, in one transaction."""
     from nova_forecast.warehouse import RunPlan, publish_run
 
-    plan = RunPlan(forecast_run_id(interval_end), tuple(tuple(s["materials"]) for s in shards), tuple(int(s["series"]) for s in shards),
-                   tuple(shards[0]["ranking"]) if shards else ())
+    plan = RunPlan.from_shards(forecast_run_id(interval_end), shards)
     summary = publish_run(_as_forecaster(pg, "the forecast publish"), plan, forecast_config(),
                           source=f"airflow:nova_corrente_daily/{airflow_run_id}",
                           artifacts_dir=nova_home() / "forecast_runs")

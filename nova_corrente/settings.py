@@ -44,6 +44,19 @@ COMPONENT_ROLES: dict[str, str] = {
 }
 
 
+def positive_int_setting(name: str, default: int, unit: str, env: dict[str, str] | None = None) -> int:
+    """A whole number >= 1 from the environment (``default`` when unset); a clear error naming the
+    variable for anything else. ``unit`` names what is counted, singular (``day``, ``shard``)."""
+    raw = (env if env is not None else os.environ).get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number of {unit}s") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r}: keep at least 1 {unit}")
+    return value
+
+
 def nova_home() -> Path:
     """Folder for local state (embedded database, Airflow home, landing files); git-ignored."""
     return Path(os.environ.get("NOVA_HOME", REPO_ROOT / ".nova")).resolve()

@@ -26,6 +26,8 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +130,20 @@ def _as_forecaster(pg: PostgresSettings) -> PostgresSettings:
     """The forecaster's own login (nova_forecaster) when ``pg`` is the platform's administrator settings."""
     narrow = getattr(pg, "component_or", None)
     return narrow("forecaster") if narrow is not None else pg
+
+
+@contextmanager
+def _forecaster_cursor(pg: PostgresSettings) -> Iterator[Any]:
+    """A cursor in one transaction as the forecaster (committed on success, rolled back on error)."""
+    import psycopg2
+
+    pg = _as_forecaster(pg)
+    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def ensure_forecast_tables(conn: Any) -> None:
@@ -274,7 +290,16 @@ class RunPlan:
     def shard(self, index: int) -> dict[str, Any]:
         """What one shard task needs (JSON-able: an Airflow mapped task's argument)."""
         return {"run_id": self.run_id, "index": index, "count": self.count, "materials": list(self.shards[index]),
-                "series": self.series[index], "ranking": list(self.ranking)}
+                "series": self.series[index], "ranking": list(self.ranking), "label": self.label(index)}
+
+    @classmethod
+    def from_shards(cls, run_id: str, shards: list[dict[str, Any]]) -> RunPlan:
+        """The plan back from its shards' arguments (what the DAG's publish task receives)."""
+        if any(shard["run_id"] != run_id or shard["count"] != len(shards) for shard in shards):
+            raise InputError(f"the shards given for run {run_id} belong to another run or plan")
+        ordered = sorted(shards, key=lambda shard: shard["index"])
+        return cls(run_id, tuple(tuple(s["materials"]) for s in ordered), tuple(int(s["series"]) for s in ordered),
+                   tuple(ordered[0]["ranking"]) if ordered else ())
 
     def label(self, index: int) -> str:
         materials = self.shards[index]
@@ -294,21 +319,13 @@ class RunPlan:
 def read_series_stats(pg: PostgresSettings) -> pd.DataFrame:
     """Per series of ``marts.fct_demand_daily``: unique_id, material_id, volume (total demand) and
     length (days from its first to its last row), computed by the database."""
-    import psycopg2
-
-    pg = _as_forecaster(pg)
-    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("select to_regclass(%s)", (DEMAND_TABLE,))
-            if cur.fetchone()[0] is None:
-                raise InputError(f"{DEMAND_TABLE} does not exist in database {pg.warehouse_db}; run the dbt models "
-                                 "first")
-            cur.execute(f"select material_id || '@' || site_id, material_id, sum(quantity_consumed)::float8, "
-                        f"max(demand_date) - min(demand_date) + 1 from {DEMAND_TABLE} group by material_id, site_id")
-            rows = cur.fetchall()
-    finally:
-        conn.close()
+    with _forecaster_cursor(pg) as cur:
+        cur.execute("select to_regclass(%s)", (DEMAND_TABLE,))
+        if cur.fetchone()[0] is None:
+            raise InputError(f"{DEMAND_TABLE} does not exist in database {pg.warehouse_db}; run the dbt models first")
+        cur.execute(f"select material_id || '@' || site_id, material_id, sum(quantity_consumed)::float8, "
+                    f"max(demand_date) - min(demand_date) + 1 from {DEMAND_TABLE} group by material_id, site_id")
+        rows = cur.fetchall()
     return pd.DataFrame(rows, columns=["unique_id", "material_id", "volume", "length"])
 
 
@@ -353,17 +370,9 @@ def plan_run(pg: PostgresSettings, run_id: str, shards: int, config: EngineConfi
     earlier attempt of it staged."""
     config = config or EngineConfig(horizon=28)
     plan = plan_shards(read_series_stats(pg), run_id, shards, config)
-    import psycopg2
-
-    pg = _as_forecaster(pg)
-    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
-    try:
-        with conn:
-            ensure_forecast_tables(conn)
-            with conn.cursor() as cur:
-                cur.execute(f"delete from {STAGING_TABLE} where run_id = %s", (run_id,))
-    finally:
-        conn.close()
+    with _forecaster_cursor(pg) as cur:
+        ensure_forecast_tables(cur.connection)
+        cur.execute(f"delete from {STAGING_TABLE} where run_id = %s", (run_id,))
     for index in range(plan.count):
         log.info("forecast run %s, %s", run_id, plan.label(index))
     return plan
@@ -502,16 +511,11 @@ def forecast_shard(pg: PostgresSettings, shard: dict[str, Any], config: EngineCo
                                           "model_params": _model_params(config, inputs.drivers)}, protocol=5), 1)
     worker = os.environ.get("NOVA_WORKER_NAME") or socket.gethostname()
     seconds = time.perf_counter() - started
-    pg = _as_forecaster(pg)
-    conn = psycopg2.connect(pg.dsn(pg.warehouse_db))
-    try:
-        with conn, conn.cursor() as cur:  # the plan made the staging table (ensure_forecast_tables)
-            cur.execute(f"delete from {STAGING_TABLE} where run_id = %s and shard = %s", (run_id, index))
-            cur.execute(f"insert into {STAGING_TABLE} (run_id, shard, shard_count, series_count, worker, seconds, "
-                        "payload) values (%s, %s, %s, %s, %s, %s, %s)",
-                        (run_id, index, count, inputs.panel.n_series, worker, seconds, psycopg2.Binary(payload)))
-    finally:
-        conn.close()
+    with _forecaster_cursor(pg) as cur:  # the plan made the staging table (ensure_forecast_tables)
+        cur.execute(f"delete from {STAGING_TABLE} where run_id = %s and shard = %s", (run_id, index))
+        cur.execute(f"insert into {STAGING_TABLE} (run_id, shard, shard_count, series_count, worker, seconds, "
+                    "payload) values (%s, %s, %s, %s, %s, %s, %s)",
+                    (run_id, index, count, inputs.panel.n_series, worker, seconds, psycopg2.Binary(payload)))
     log.info("forecast run %s, shard %d/%d: %d series staged by %s in %.1f s (%.1f MiB)", run_id, index + 1, count,
              inputs.panel.n_series, worker, seconds, len(payload) / 2**20)
     return {"run_id": run_id, "shard": index, "count": count, "series": inputs.panel.n_series, "worker": worker,
@@ -529,25 +533,23 @@ def publish_run(pg: PostgresSettings, plan: RunPlan, config: EngineConfig | None
     import pickle
     import zlib
 
-    import psycopg2
 
     started = time.perf_counter()
     config = config or EngineConfig(horizon=28)
-    forecaster = _as_forecaster(pg)
-    conn = psycopg2.connect(forecaster.dsn(forecaster.warehouse_db))
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(f"select shard, shard_count, worker, seconds, payload from {STAGING_TABLE} where run_id = %s "
-                        "order by shard", (plan.run_id,))
-            rows = cur.fetchall()
-    finally:
-        conn.close()
+    with _forecaster_cursor(pg) as cur:
+        cur.execute(f"select shard, shard_count, worker, seconds, payload from {STAGING_TABLE} where run_id = %s "
+                    "order by shard", (plan.run_id,))
+        rows = cur.fetchall()
     staged = {int(row[0]): row for row in rows if int(row[1]) == plan.count}
     missing = [i + 1 for i in range(plan.count) if i not in staged]
     if missing:
         raise InputError(f"forecast run {plan.run_id}: shard(s) {', '.join(map(str, missing))} of {plan.count} are not "
                          "staged (failed or not run): nothing published, the previous run stays current")
     loaded = [pickle.loads(zlib.decompress(bytes(staged[i][4]))) for i in range(plan.count)]
+    for index, item in enumerate(loaded):  # a late attempt of an earlier plan must not slip in
+        if set(item["hierarchy"]["material_id"]) != set(plan.shards[index]):
+            raise InputError(f"forecast run {plan.run_id}: shard {index + 1} staged other materials than the plan "
+                             "gives it (an attempt of an earlier plan): nothing published; re-run the forecast")
     result = finish([item["part"] for item in loaded])
     result.warnings[:0] = [w for item in loaded for w in item["warnings"]]
     hierarchy = pd.concat([item["hierarchy"] for item in loaded], ignore_index=True)

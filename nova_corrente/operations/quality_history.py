@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -333,14 +332,9 @@ def latest_validations(validations_dir: Path = VALIDATIONS_DIR) -> list[Validati
 
 def retention_days(env: dict[str, str] | None = None) -> int:
     """``$NOVA_GX_RESULTS_RETENTION_DAYS`` (default 30); a clear error for a bad value."""
-    raw = (env if env is not None else os.environ).get(RETENTION_VARIABLE, str(DEFAULT_RETENTION_DAYS))
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"{RETENTION_VARIABLE}={raw!r} is not a whole number of days") from None
-    if days < 1:
-        raise ValueError(f"{RETENTION_VARIABLE}={raw!r}: keep at least 1 day of validation results")
-    return days
+    from nova_corrente.settings import positive_int_setting
+
+    return positive_int_setting(RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS, "day", env)
 
 
 @dataclass(frozen=True)

@@ -319,3 +319,15 @@ def test_shards_are_whole_materials_balanced_by_work_with_the_runs_ranking():
     assert warehouse.RunPlan.from_dict(plan.as_dict()) == plan
     by_series = warehouse.plan_shards(stats.assign(volume=0.0), "r", 2, config)
     assert by_series.ranking == () and by_series.shards == (("B",), ("A", "C"))  # no slow fits: by series
+
+
+def test_a_shard_staged_for_an_earlier_plan_is_refused(pg):
+    create_demand_mart(pg)
+    plan = warehouse.plan_run(pg, "daily-4", 2, CONFIG)
+    for index in range(2):
+        warehouse.forecast_shard(pg, plan.shard(index), CONFIG)
+    swapped = warehouse.RunPlan(plan.run_id, plan.shards[::-1], plan.series[::-1], plan.ranking)
+    with pytest.raises(warehouse.InputError, match="other materials than the plan"):
+        warehouse.publish_run(pg, swapped, CONFIG, generated_at=DAY_2)
+    assert query(pg, "select count(*) from marts.forecast_runs") == [(0,)]
+    assert warehouse.RunPlan.from_shards(plan.run_id, [plan.shard(1), plan.shard(0)]) == plan
