@@ -85,9 +85,11 @@ def _stage_times(pg, logical_date: str) -> dict[str, tuple[float, float, int]]:
 
 @dataclasses.dataclass(frozen=True)
 class DbtTimings:
-    """One dbt invocation: wall seconds, and node seconds from its run_results.json."""
+    """One dbt invocation: wall seconds (process start and parse included), dbt's own elapsed seconds
+    and node seconds, from its run_results.json."""
 
     wall_seconds: float
+    dbt_seconds: float
     slowest_models: list[tuple[str, float]]
     seconds_by_kind: dict[str, float]
 
@@ -115,12 +117,12 @@ def _dbt(pg, *args: str) -> DbtTimings:
     if result.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{result.stdout[-3000:]}")
     run_results = json.loads((REPO / "dbt_project" / "target_bench" / "run_results.json").read_text())
-    return DbtTimings(wall, *node_timings(run_results))
+    return DbtTimings(wall, run_results["elapsed_time"], *node_timings(run_results))
 
 
 def _print_dbt(label: str, timings: DbtTimings) -> None:
     kinds = ", ".join(f"{kind}s {seconds:.1f} s" for kind, seconds in sorted(timings.seconds_by_kind.items()))
-    print(f"{label:<40}{timings.wall_seconds:8.1f} s   (summed node time: {kinds})")
+    print(f"{label:<40}{timings.wall_seconds:8.1f} s   ({timings.dbt_seconds:.1f} s in dbt; summed node time: {kinds})")
     for name, seconds in timings.slowest_models:
         print(f"    {name:<52}{seconds:6.1f} s")
 
@@ -219,6 +221,10 @@ def main() -> int:
     _print_dbt("plain dbt build --exclude tag:forecast", plain_transform)
     _print_dbt("plain dbt build (all models)", plain_full)
     print(f"ratio transform stage / plain dbt build: {transform_wall / plain_transform.wall_seconds:.2f}x")
+    print(f"plain dbt build of every node {plain_full.wall_seconds:.1f} s with process start and parse, "
+          f"{plain_full.dbt_seconds:.1f} s in dbt (goal for the demo's shape <= 40 s: "
+          f"{'met' if plain_full.wall_seconds <= 40 else 'MISSED'} with start, "
+          f"{'met' if plain_full.dbt_seconds <= 40 else 'MISSED'} in dbt)")
     docs_wall = stages.get("refresh_dbt_docs", (float("nan"),))[0]
     print(f"plain dbt docs generate (compiles)      {plain_docs.wall_seconds:8.1f} s")
     print(f"ratio refresh_dbt_docs task / plain dbt docs generate: {docs_wall / plain_docs.wall_seconds:.2f}x")

@@ -8,11 +8,19 @@ the material's, the level is each site's), a Poisson regression with a log link:
     log E[y] = site level + trend + b_season * rainy_season_index + b_storm * storm_index
                + b_5g * rollout_activity + weekday and holiday effects
 
-(scikit-learn's ``PoissonRegressor``, a small L2 penalty) on up to ``max_train`` days, and forecasts
+by maximum likelihood on up to ``max_train`` days (:func:`poisson_fixed_effects`), and forecasts
 with the drivers *as known on the forecast day*: the rainy-season profile and the calendar are
 known ahead; a storm is not, so future days use the city's expected storm index for that month;
 5G activity stays at the latest month's. ``exp(b)`` is the multiplier of a driver's unit: the
 effects the bench compares with the simulator's generating parameters (``bench/drivers.py``).
+
+Why not scikit-learn's ``PoissonRegressor`` (used before): it penalises every coefficient, the sites'
+levels too, and spare parts' levels are small (a part used once in ten days has log level -2.3): the
+penalty pulls the levels toward 0 and the effects move to make up for it. On 47 sites x 730 days with
+levels near -2.4, ``alpha=1e-3`` returned -0.50 for a true +0.30 effect; unpenalised it agrees with
+:func:`poisson_fixed_effects` to three decimals. And it fits the levels as 47 one-hot columns
+(a dense 34,310 x 54 Newton system per fit), where profiling them out leaves 7 unknowns: about
+0.015 s per fit on that shape instead of 0.31 s (penalised) or 0.52 s (unpenalised), same estimates.
 
 The candidate is backtested and selected per series like every other (it wins a series only where
 it beats the univariate candidates); groups are independent, so any subset of whole groups
@@ -22,7 +30,6 @@ it beats the univariate candidates); groups are independent, so any subset of wh
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -112,19 +119,18 @@ class DriversGLM(Forecaster):
     """Poisson regression on the drivers, one fit per group of series (see the module docstring)."""
 
     name: ClassVar[str] = "glm_drivers"
-    penalty: ClassVar[float] = 1e-3
+    #: precision of the N(0, 1/prior) prior on the trend and the effects (not on the sites' levels)
+    prior: ClassVar[float] = 1.0
 
     def __init__(self, drivers: Drivers, max_train: int = 730) -> None:
         super().__init__()
         self.drivers = drivers
         self.max_train = max_train
         self.effects_: pd.DataFrame = pd.DataFrame()
-        self._fits: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+        self._fits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._width = 0
 
     def _fit(self, panel: Panel) -> None:
-        from sklearn.linear_model import PoissonRegressor
-
         self._fits, self._width = [], panel.n_periods
         start = max(panel.n_periods - self.max_train, 0)
         history = panel.values[:, start:]
@@ -138,36 +144,89 @@ class DriversGLM(Forecaster):
             if seen.sum() < 60 or np.nansum(y) <= 0:
                 self.skipped.update({str(panel.ids[i]): "too little demand for the drivers model" for i in members})
                 continue
-            design = _design(features[:, members], t, len(members))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = PoissonRegressor(alpha=self.penalty, fit_intercept=False, solver="newton-cholesky",
-                                         max_iter=100)
-                model.fit(design[seen.ravel()], y[seen])
-            coefficients = model.coef_
-            self._fits.append((members, coefficients, seen, t[-1]))
-            effects = dict(zip(FEATURES, coefficients[len(members) + 1:], strict=True))
-            records.append({"group": group, "series": len(members), "trend_per_year": coefficients[len(members)],
-                            **effects})
+            # from the group's first counted day: the same arrays (so the same bits) whatever else the panel holds
+            first = int(np.argmax(seen.any(axis=0)))
+            levels, coefficients = poisson_fixed_effects(y[:, first:], seen[:, first:],
+                                                         _covariates(features[:, members, first:], t[first:]),
+                                                         prior=self.prior)
+            self._fits.append((members, levels, coefficients))
+            records.append({"group": group, "series": len(members), "trend_per_year": coefficients[0],
+                            **dict(zip(FEATURES, coefficients[1:], strict=True))})
         self.effects_ = pd.DataFrame(records)
 
     def predict(self, h: int) -> np.ndarray:
         out = np.full((self._n, h), np.nan)
         t = (np.arange(self._width, self._width + h) - self._width) / 365.0
-        for members, coefficients, _, _ in self._fits:
-            future = self.drivers.known[:, members, self._width:self._width + h]
-            design = _design(future, t, len(members))
-            out[members] = np.exp(design @ coefficients).reshape(len(members), h)
+        for members, levels, coefficients in self._fits:
+            future = _covariates(self.drivers.known[:, members, self._width:self._width + h], t)
+            with np.errstate(divide="ignore"):
+                out[members] = np.exp(levels[:, None] + future @ coefficients)
         return self._masked(out)
 
     def params(self) -> dict[str, Any]:
-        return {"features": list(FEATURES), "penalty": self.penalty, "max_train": self.max_train,
+        return {"features": list(FEATURES), "prior_precision": self.prior, "max_train": self.max_train,
                 "grouped_by": "material"}
 
 
-def _design(features: np.ndarray, t: np.ndarray, members: int) -> np.ndarray:
-    """Rows (series x days) of: one-hot series level, trend in years, the features."""
-    k, _, days = features.shape
-    levels = np.repeat(np.eye(members), days, axis=0)
-    trend = np.tile(t, members)[:, None]
-    return np.hstack([levels, trend, features.transpose(1, 2, 0).reshape(members * days, k)])
+def _covariates(features: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(series, days, 1 + k): the trend in years, then the features (k, series, days)."""
+    k, members, days = features.shape
+    trend = np.broadcast_to(t, (members, days))[:, :, None]
+    return np.concatenate([trend, features.transpose(1, 2, 0)], axis=2)
+
+
+def poisson_fixed_effects(y: np.ndarray, seen: np.ndarray, z: np.ndarray, prior: float = 1.0,
+                          max_iter: int = 50, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson regression ``log E[y_st] = a_s + z_st . b`` with a level per series, by maximum
+    likelihood; returns (levels ``a``, coefficients ``b``).
+
+    ``y`` is (series, days), counted where ``seen``; ``z`` is (series, days, p). The levels have a
+    closed form given ``b`` (``a_s = log(sum_t y_st / sum_t exp(z_st . b))``, -inf for a series without
+    demand), so Newton's method runs on ``b`` alone (p unknowns, not series + p) on the profile
+    log-likelihood ``sum y z.b - sum_s Y_s log sum_t exp(z_st . b) - prior/2 |b|^2``, which is
+    concave; a step that does not raise it is halved. The prior keeps ``b`` finite when a driver's
+    days never see demand. A series without a counted day gets a NaN level (no forecast).
+    """
+    active = seen.any(axis=1)
+    if not active.all():
+        levels = np.full(len(y), np.nan)
+        levels[active], b = poisson_fixed_effects(y[active], seen[active], z[active], prior, max_iter, tol)
+        return levels, b
+    counts = np.where(seen, y, 0.0)
+    totals = counts.sum(axis=1)
+    covariates = np.where(seen[:, :, None], z, 0.0)
+    p = covariates.shape[2]
+    observed = covariates.reshape(-1, p)
+    linear = observed.T @ counts.ravel()
+
+    def evaluate(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        eta = np.where(seen, covariates @ b, -np.inf)
+        top = eta.max(axis=1, keepdims=True)
+        weights = np.exp(eta - top)
+        mass = weights.sum(axis=1)
+        value = linear @ b - totals @ (np.log(mass) + top[:, 0]) - prior / 2 * b @ b
+        share = weights / mass[:, None]
+        mean = np.einsum("st,stp->sp", share, covariates)
+        gradient = linear - totals @ mean - prior * b
+        weighted = (totals[:, None] * share).reshape(-1, 1) * observed
+        information = weighted.T @ observed - (totals[:, None] * mean).T @ mean + prior * np.eye(p)
+        return value, gradient, information
+
+    b = np.zeros(p)
+    value, gradient, information = evaluate(b)
+    for _ in range(max_iter):
+        step = np.linalg.solve(information, gradient)
+        for _ in range(30):
+            candidate = evaluate(b + step)
+            if candidate[0] >= value - 1e-12:
+                break
+            step = step / 2
+        b = b + step
+        value, gradient, information = candidate
+        if np.abs(step).max() < tol:
+            break
+    with np.errstate(divide="ignore"):
+        eta = np.where(seen, covariates @ b, -np.inf)
+        top = eta.max(axis=1)
+        levels = np.log(totals) - top - np.log(np.exp(eta - top[:, None]).sum(axis=1))
+    return levels, b

@@ -4,9 +4,17 @@ generated with known ones."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import PoissonRegressor
 
 from nova_forecast.data import load_panel
-from nova_forecast.drivers import FEATURES, Drivers, DriversGLM, drivers_for_panel, rollout_activity
+from nova_forecast.drivers import (
+    FEATURES,
+    Drivers,
+    DriversGLM,
+    drivers_for_panel,
+    poisson_fixed_effects,
+    rollout_activity,
+)
 from nova_forecast.engine import EngineConfig, forecast_panel
 
 
@@ -79,6 +87,34 @@ def test_the_poisson_regression_recovers_known_effects():
     assert effects["is_saturday"] == pytest.approx(0.0, abs=0.1)
     forecast = model.predict(28)
     assert forecast.shape == (3, 28) and np.all(forecast > 0)
+
+
+def test_effects_are_found_for_parts_used_a_few_times_a_month():
+    """Spare parts' levels are small (log level about -2.5 here): a penalty on the sites' levels would
+    pull them toward 0 and move the effects to make up for it (scikit-learn's PoissonRegressor with
+    alpha=1e-3 turned a true +0.3 into -0.5 on this shape)."""
+    rng = np.random.default_rng(11)
+    sites, days = 80, 730
+    season = np.sin(2 * np.pi * np.arange(days) / 365.25)[None, :].repeat(sites, axis=0)
+    storm = np.minimum(rng.exponential(0.3, (sites, days)), 1.5)
+    sunday = ((np.arange(days) % 7) == 6).astype(float)[None, :].repeat(sites, axis=0)
+    levels = rng.normal(-2.5, 0.4, sites)
+    y = rng.poisson(np.exp(levels[:, None] + 0.5 * season + 0.3 * storm - 1.0 * sunday)).astype(float)
+    y[0] = 0.0  # a site that never used the part: no forecast above 0
+    y[1, :200] = np.nan  # a site that opened later
+    z = np.stack([np.zeros((sites, days)), season, storm, sunday], axis=2)
+    fitted_levels, effects = poisson_fixed_effects(y, np.isfinite(y), z)
+    # within about 2.5 standard errors (80 sites x 730 days hold about 4,800 uses)
+    assert np.all(np.abs(effects[1:] - [0.5, 0.3, -1.0]) <= [0.08, 0.12, 0.2])
+    assert fitted_levels[0] == -np.inf
+    assert fitted_levels[2:] == pytest.approx(levels[2:], abs=0.35)
+    # the same maximum as a plain Poisson GLM with a column per site (no penalty), to 1e-6
+    design = np.hstack([np.repeat(np.eye(sites - 1), days, axis=0), z[1:].reshape(-1, 4)[:, 1:]])
+    seen = np.isfinite(y[1:]).ravel()
+    reference = PoissonRegressor(alpha=0.0, fit_intercept=False, solver="newton-cholesky", max_iter=200, tol=1e-10)
+    reference.fit(design[seen], y[1:].ravel()[seen])
+    unpenalised = poisson_fixed_effects(y[1:], np.isfinite(y[1:]), z[1:, :, 1:], prior=0.0)[1]
+    assert unpenalised == pytest.approx(reference.coef_[sites - 1:], abs=1e-6)
 
 
 def test_the_engine_selects_the_drivers_model_where_it_beats_the_univariate_ones():
