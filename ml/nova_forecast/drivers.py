@@ -199,21 +199,23 @@ def poisson_fixed_effects(y: np.ndarray, seen: np.ndarray, z: np.ndarray, prior:
     observed = covariates.reshape(-1, p)
     linear = observed.T @ counts.ravel()
 
-    def evaluate(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def evaluate(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """Profile log-likelihood, its gradient and information, and each series' log sum_t exp(z . b)."""
         eta = np.where(seen, covariates @ b, -np.inf)
         top = eta.max(axis=1, keepdims=True)
         weights = np.exp(eta - top)
         mass = weights.sum(axis=1)
-        value = linear @ b - totals @ (np.log(mass) + top[:, 0]) - prior / 2 * b @ b
+        normaliser = np.log(mass) + top[:, 0]
+        value = linear @ b - totals @ normaliser - prior / 2 * b @ b
         share = weights / mass[:, None]
         mean = np.einsum("st,stp->sp", share, covariates)
         gradient = linear - totals @ mean - prior * b
         weighted = (totals[:, None] * share).reshape(-1, 1) * observed
         information = weighted.T @ observed - (totals[:, None] * mean).T @ mean + prior * np.eye(p)
-        return value, gradient, information
+        return value, gradient, information, normaliser
 
     b = np.zeros(p)
-    value, gradient, information = evaluate(b)
+    value, gradient, information, normaliser = evaluate(b)
     for _ in range(max_iter):
         step = np.linalg.solve(information, gradient)
         for _ in range(30):
@@ -222,11 +224,11 @@ def poisson_fixed_effects(y: np.ndarray, seen: np.ndarray, z: np.ndarray, prior:
                 break
             step = step / 2
         b = b + step
-        value, gradient, information = candidate
+        value, gradient, information, normaliser = candidate
         if np.abs(step).max() < tol:
             break
+    else:
+        log.warning("drivers model: Newton's method stopped after %d steps without converging (last step %.2g)",
+                    max_iter, np.abs(step).max())
     with np.errstate(divide="ignore"):
-        eta = np.where(seen, covariates @ b, -np.inf)
-        top = eta.max(axis=1)
-        levels = np.log(totals) - top - np.log(np.exp(eta - top[:, None]).sum(axis=1))
-    return levels, b
+        return np.log(totals) - normaliser, b
