@@ -5,9 +5,9 @@ One module-scoped warehouse, built twice (dbt invocations cost seconds, so asser
 * round 1 - a full ``dbt build`` (seeds, snapshot, models, data tests, unit tests) over 10 days of
   data loaded in passed, rejected and not-yet-validated batches;
 * round 2 - one more day of passed data (a new active material-site, a deactivated material, an
-  updated material) and ``dbt build --exclude tag:forecast`` as the DAG's transform step runs it:
-  the incremental demand and stock marts grow and shrink correctly (and equal a --full-refresh
-  rebuild) and the snapshots keep history.
+  updated material, a late correction of day 4) and ``dbt build --exclude tag:forecast`` as the
+  DAG's transform step runs it (with a 2-day look-back): the incremental demand, stock and KPI marts
+  grow and shrink correctly (and equal a --full-refresh rebuild) and the snapshots keep history.
 
 The data set (days 2024-01-01 .. 2024-01-10):
 
@@ -190,6 +190,9 @@ def load_round_two(loader: Loader) -> None:
     loader.batch("erp_stock_movements", [
         _movement(11, "MAT-1", "SITE-1", day11, "1"),
         _movement(12, "MAT-2", "SITE-2", day11, "2"),
+        # a late correction of day 4 (2 -> 3), older than round 2's look-back: its day (demand) and
+        # its material-site's whole history (stock) are recomputed all the same
+        _movement(5, "MAT-4", "SITE-2", DAYS[3], "3", updated_at="2024-01-11 10:00:00+00"),
     ], "erp.stock_movements|2024-01-12", "passed", at)
     loader.batch("erp_stock_on_hand", [_stock("MAT-1", "SITE-1", "19"), _stock("MAT-4", "SITE-1", "6")],
                  "erp.stock_on_hand|2024-01-12", "passed", at)
@@ -208,6 +211,7 @@ def _capture(pg) -> dict[str, Any]:
         "stock": query(pg, "select material_id, site_id, stock_date::text as day, opening_quantity_on_hand,"
                            " closing_quantity_on_hand, net_change_quantity from marts.fct_stock_daily"
                            " order by 1, 2, 3"),
+        "kpis": query(pg, "select * from marts.fct_inventory_kpis_monthly order by 1, 2, 3"),
         "reorder": {(row["material_id"], row["site_id"]): row
                     for row in query(pg, "select * from marts.fct_reorder_points")},
         "items": {row["material_id"]: row for row in query(pg, "select * from marts.dim_item")},
@@ -218,6 +222,9 @@ def _capture(pg) -> dict[str, Any]:
                                      " from snapshots.snap_erp__supplier_materials"
                                      " order by supplier_id, material_id, dbt_valid_from"),
     }
+
+
+LOOKBACK_2 = "{demand_lookback_days: 2}"
 
 
 @pytest.fixture(scope="module")
@@ -243,12 +250,16 @@ def built(pg_module, target_path) -> dict[str, Any]:
         state["round1"]["economic"] = query(pg_module, "select * from staging.stg_feeds__economic_indicators")
         state["round1"]["forecasts"] = query(pg_module, "select * from marts.fct_forecasts order by forecast_date")
         load_round_two(loader)
-        state["second"] = run_dbt(pg_module, ["build", "--exclude", "tag:forecast"], target_path)
+        # a 2-day look-back (28 in production) so that the incremental facts keep most of round 1's
+        # days and recompute only what changed
+        state["second"] = run_dbt(pg_module, ["build", "--exclude", "tag:forecast", "--vars", LOOKBACK_2], target_path)
         state["round2"] = _capture(pg_module)
         # the incremental result must equal a rebuild from scratch
-        run_dbt(pg_module, ["run", "--full-refresh", "--select", "fct_demand_daily", "fct_stock_daily"], target_path)
+        run_dbt(pg_module, ["run", "--full-refresh", "--vars", LOOKBACK_2, "--select", "fct_demand_daily",
+                            "fct_stock_daily", "fct_inventory_kpis_monthly"], target_path)
         rebuilt = _capture(pg_module)
         state["round2_rebuilt_demand"], state["round2_rebuilt_stock"] = rebuilt["demand"], rebuilt["stock"]
+        state["round2_rebuilt_kpis"] = rebuilt["kpis"]
     finally:
         loader.close()
     return state
@@ -393,6 +404,10 @@ def test_incremental_demand_follows_new_days_and_active_material_sites(built):
     assert demand == built["round2_rebuilt_demand"], "incremental differs from a full refresh"
     stock = built["round2"]["stock"]
     assert stock == built["round2_rebuilt_stock"], "incremental stock differs from a full refresh"
+    assert built["round2"]["kpis"] == built["round2_rebuilt_kpis"], "incremental KPIs differ from a full refresh"
+    # the late correction of day 4 reached both facts
+    assert _series(demand, "MAT-4", "SITE-2", "quantity_consumed")[3] == Decimal("3")
+    assert _series(stock, "MAT-4", "SITE-2", "net_change_quantity")[3] == Decimal("-3")
     assert sorted({(row["material_id"], row["site_id"]) for row in stock}) == pairs
     assert stock[-1]["day"] == "2024-01-11"
     # MAT-1 @ SITE-1: the rows of round 1 were kept or rewritten and still end at the new on-hand (19)

@@ -3,7 +3,12 @@
 -- demand distributions, fct_demand_daily), which would each recompute the zero-filled calendar, and
 -- the planner needs its real row count and statistics (analyze_table) to choose hash joins there.
 -- Daily consumption per active material-site, zero-filled: one row per active material-site and
--- calendar day from the first to the last movement date in the warehouse (any material-site).
+-- calendar day of the last `demand_history_days` days (var, three years) up to the last movement
+-- date in the warehouse (any material-site), or from the first one when the history is shorter.
+-- What the reorder-point rules read (their windows: demand_window_days, classification_window_days,
+-- the seasonal regression of int_demand_trends_estimated): a table of history-independent size, so
+-- rebuilding it each run costs the same at 3 or 9 years of movements. The whole history is in
+-- fct_demand_daily (incremental).
 with
 
 active_material_sites as (
@@ -16,7 +21,7 @@ daily_movements as (
 
 calendar_bounds as (
     select
-        min(movement_date) as first_date,
+        greatest(min(movement_date), max(movement_date) - ({{ var('demand_history_days') }} - 1)) as first_date,
         max(movement_date) as last_date
     from daily_movements
 ),

@@ -1,5 +1,9 @@
+{{ config(materialized='table') }}
+-- A table: its tests and int_demand_factors_projected read its one row per material-site, which a
+-- view would recompute from the daily demand each time.
 -- How the demand of each active material-site moves with the season and grows, estimated from the
--- whole demand history (what the seasonal reorder point scales the lead-time demand with):
+-- demand history of int_demand_aggregated_to_daily (its last `demand_history_days`, var, three
+-- years) (what the seasonal reorder point scales the lead-time demand with):
 --   seasonal_sensitivity  beta of the material (all its sites together): its daily demand
 --                         ~ a * (1 + beta * rainy_season_index of the day), by least squares
 --                         (regr_slope / regr_intercept); shrunk towards the mean beta of all

@@ -1,4 +1,7 @@
--- One row per received purchase order: the observed lead time in days (received - ordered).
+-- One row per purchase order received in the last `demand_history_days` (var, three years) up to the
+-- latest receipt: the observed lead time in days (received - ordered). The reorder-point rules read
+-- the same span of history as of demand (int_demand_aggregated_to_daily): suppliers change, and the
+-- lead-time distribution's size does not grow with the years of orders.
 with
 
 purchase_orders as (
@@ -22,6 +25,11 @@ received_orders as (
         order_status = 'received'
         and received_date is not null
         and received_date >= order_date
+        and received_date > (
+            select max(latest_orders.received_date) - {{ var('demand_history_days') }}
+            from purchase_orders as latest_orders
+            where latest_orders.order_status = 'received'
+        )
 )
 
 select * from received_orders

@@ -11,17 +11,30 @@
         post_hook=["{{ delete_inactive_material_sites() }}", "{{ delete_outside_calendar('demand_date') }}"],
     )
 }}
--- Daily consumption per active material-site, zero-filled (read by the forecast task).
+-- Daily consumption per active material-site, zero-filled (read by the forecast task) over the
+-- calendar from the first to the last movement date.
 -- Incremental: each run recomputes the last `demand_lookback_days` days (var, default 28) for every
 -- active material-site, every day a movement batch passed since the last build touched (a late,
 -- corrected or deleted movement, whatever its age: macro changed_movement_days), the whole history
--- of material-sites new to the table and days before its first day; it drops rows of material-sites
--- no longer active and days outside the calendar (a wrongly dated movement that was fixed).
--- depends_on: {{ ref('int_material_sites_filtered_to_active') }}
+-- of material-sites new to the table, and of all when the calendar grew backwards (older movements
+-- arrived); it reads only those days, so the next day's run costs what changed, not the length of
+-- the history. It drops rows of material-sites no longer active and days outside the calendar (a
+-- wrongly dated movement that was fixed).
 with
 
-daily_demand as (
-    select * from {{ ref('int_demand_aggregated_to_daily') }}
+active_material_sites as (
+    select * from {{ ref('int_material_sites_filtered_to_active') }}
+),
+
+daily_movements as (
+    select * from {{ ref('int_stock_movements_aggregated_to_daily') }}
+),
+
+calendar_bounds as (
+    select
+        min(movement_date) as first_date,
+        max(movement_date) as last_date
+    from daily_movements
 ),
 
 {% if is_incremental() %}
@@ -45,29 +58,81 @@ changed_days as (
     {{ changed_movement_days('(select existing_bounds.processed_until from existing_bounds)') }}
 ),
 
-demand_to_refresh as (
-    select daily_demand.*
-    from daily_demand
+material_site_scopes as (
+    -- the first day recomputed per material-site: its whole history when it is new to the table
+    -- or the calendar grew backwards, else the days after refresh_after_date
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        case
+            when
+                existing_material_sites.material_id is null
+                or calendar_bounds.first_date < existing_bounds.first_demand_date
+                then calendar_bounds.first_date
+            else greatest(existing_bounds.refresh_after_date + 1, calendar_bounds.first_date)
+        end as refresh_from_date
+    from active_material_sites
+    cross join calendar_bounds
     cross join existing_bounds
     left join existing_material_sites
-        on daily_demand.material_id = existing_material_sites.material_id
-        and daily_demand.site_id = existing_material_sites.site_id
-    left join changed_days
-        on daily_demand.material_id = changed_days.material_id
-        and daily_demand.site_id = changed_days.site_id
-        and daily_demand.demand_date = changed_days.movement_date
-    where
-        existing_material_sites.material_id is null
-        or daily_demand.demand_date > existing_bounds.refresh_after_date
-        -- the calendar grew backwards (older movements arrived): add the earlier days
-        or daily_demand.demand_date < existing_bounds.first_demand_date
-        or changed_days.material_id is not null
+        on active_material_sites.material_id = existing_material_sites.material_id
+        and active_material_sites.site_id = existing_material_sites.site_id
+),
+
+days_to_refresh as (
+    select
+        material_site_scopes.material_id,
+        material_site_scopes.site_id,
+        cast(scope_days.scope_day as date) as demand_date
+    from material_site_scopes
+    cross join calendar_bounds
+    cross join
+        lateral generate_series(
+            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
+        ) as scope_days (scope_day)
+
+    union
+
+    -- older days a movement batch touched, within the calendar
+    select
+        changed_days.material_id,
+        changed_days.site_id,
+        changed_days.movement_date as demand_date
+    from changed_days
+    cross join calendar_bounds
+    where changed_days.movement_date between calendar_bounds.first_date and calendar_bounds.last_date
 ),
 {% else %}
-demand_to_refresh as (
-    select * from daily_demand
+days_to_refresh as (
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        cast(calendar_days.calendar_day as date) as demand_date
+    from active_material_sites
+    cross join calendar_bounds
+    cross join lateral generate_series(
+        calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
+    ) as calendar_days (calendar_day)
 ),
 {% endif %}
+
+demand_to_refresh as (
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        active_material_sites.family_id,
+        days_to_refresh.demand_date,
+        coalesce(daily_movements.quantity_consumed, 0) as quantity_consumed,
+        coalesce(daily_movements.consumption_count, 0) as consumption_count
+    from days_to_refresh
+    inner join active_material_sites
+        on days_to_refresh.material_id = active_material_sites.material_id
+        and days_to_refresh.site_id = active_material_sites.site_id
+    left join daily_movements
+        on days_to_refresh.material_id = daily_movements.material_id
+        and days_to_refresh.site_id = daily_movements.site_id
+        and days_to_refresh.demand_date = daily_movements.movement_date
+),
 
 final as (
     select

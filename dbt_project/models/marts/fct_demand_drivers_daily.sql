@@ -59,16 +59,6 @@ date_bounds as (
     from weather_days
 ),
 
-city_days as (
-    select
-        cities.city,
-        cast(calendar_days.calendar_day as date) as driver_date,
-        date_bounds.last_observed_date
-    from cities
-    cross join date_bounds
-    cross join lateral generate_series(cities.first_date, date_bounds.last_date, interval '1 day')
-        as calendar_days (calendar_day)
-),
 
 storm_climatologies as (
     select
@@ -119,6 +109,29 @@ latest_rollout_months as (
     group by city
 ),
 
+city_days as (
+    -- the keys the day's features join on, computed here so that every join below is an equi-join
+    -- (hash, linear in the days; a join condition computed in the join was a nested filter, growing
+    -- with days x months)
+    select
+        cities.city,
+        cast(calendar_days.calendar_day as date) as driver_date,
+        date_bounds.last_observed_date,
+        cast(extract(month from calendar_days.calendar_day) as integer) as calendar_month,
+        cast(extract(doy from calendar_days.calendar_day) as integer) as day_of_year,
+        -- the month's rollout row, or the latest month's for days after it
+        least(
+            cast(date_trunc('month', calendar_days.calendar_day) as date), latest_rollout_months.month_start_date
+        ) as rollout_month_start_date
+    from cities
+    cross join date_bounds
+    cross join
+        lateral generate_series(cities.first_date, date_bounds.last_date, interval '1 day')
+            as calendar_days (calendar_day)
+    left join latest_rollout_months
+        on cities.city = latest_rollout_months.city
+),
+
 economic_days_ranked as (
     select
         indicator_date,
@@ -160,7 +173,7 @@ drivers_joined as (
         coalesce(storm_climatologies.expected_storm_index, city_storm_means.mean_storm_index, 0)
             as expected_storm_index,
         rainy_season_profiles.rainy_season_index,
-        extract(month from city_days.driver_date) in ({{ var('rainy_season_months') | join(', ') }})
+        city_days.calendar_month in ({{ var('rainy_season_months') | join(', ') }})
             as is_rainy_season,
         rollouts_filled.stations_5g,
         rollouts_filled.stations_5g_added,
@@ -177,19 +190,14 @@ drivers_joined as (
         on city_days.driver_date = calendar.calendar_date
     left join storm_climatologies
         on city_days.city = storm_climatologies.city
-        and extract(month from city_days.driver_date) = storm_climatologies.calendar_month
+        and city_days.calendar_month = storm_climatologies.calendar_month
     left join city_storm_means
         on city_days.city = city_storm_means.city
     left join rainy_season_profiles
-        on extract(doy from city_days.driver_date) = rainy_season_profiles.day_of_year
-    left join latest_rollout_months
-        on city_days.city = latest_rollout_months.city
+        on city_days.day_of_year = rainy_season_profiles.day_of_year
     left join rollouts_filled
         on city_days.city = rollouts_filled.city
-        -- the month's row, or the latest month's for days after it
-        and rollouts_filled.month_start_date = least(
-            cast(date_trunc('month', city_days.driver_date) as date), latest_rollout_months.month_start_date
-        )
+        and city_days.rollout_month_start_date = rollouts_filled.month_start_date
     left join economic_days_filled
         on city_days.driver_date = economic_days_filled.driver_date
 ),

@@ -14,8 +14,10 @@
 --   wape  = sum |y - yhat| / sum y          (NULL when sum y = 0)
 --   mape  = mean |y - yhat| / y over the days with y <> 0 only (NULL when there are none)
 --   rmsse = sqrt(mean (y - yhat)^2 / scale), scale = mean (y_t - y_t-1)^2 of the series' demand
---           before the forecast start (in-sample one-step naive forecast; NULL when the scale is 0
---           or there is no history). The history is the series as fct_demand_daily holds it now.
+--           over the `demand_history_days` (var) days before the forecast start, the history the
+--           forecast is fitted on (in-sample one-step naive forecast; NULL when the scale is 0 or
+--           there is no history), as fct_demand_daily holds it now; reading only those days keeps
+--           the cost independent of the length of the history.
 -- Fractions, not percentages (wape 0.25 = 25%).
 with
 
@@ -27,7 +29,9 @@ forecast_runs as (
     select * from {{ ref('stg_forecast__forecast_runs') }}
 ),
 
-demand_daily as (
+demand_daily as not materialized (
+    -- read twice (actuals and scales), each time a few days of its whole history: not materialized,
+    -- so each read filters the table (its index) instead of a copy of all of it
     select * from {{ ref('fct_demand_daily') }}
 ),
 
@@ -48,28 +52,59 @@ series_starts as (
     group by run_id, material_id, site_id
 ),
 
-naive_errors as (
-    select
-        material_id,
-        site_id,
-        demand_date,
-        quantity_consumed
-        - lag(quantity_consumed) over (partition by material_id, site_id order by demand_date asc) as naive_error
-    from demand_daily
+history_bounds as (
+    -- the days the scales need: `demand_history_days` (var) before the earliest kept forecast start
+    select min(forecast_start_date) - {{ var('demand_history_days') }} - 1 as first_date
+    from series_starts
 ),
 
-naive_scales_to_date as (
-    -- running mean of the squared one-step naive errors up to and including each day
+naive_errors as (
+    select
+        demand_daily.material_id,
+        demand_daily.site_id,
+        demand_daily.demand_date,
+        demand_daily.quantity_consumed
+        - lag(demand_daily.quantity_consumed) over (
+            partition by demand_daily.material_id, demand_daily.site_id order by demand_daily.demand_date asc
+        ) as naive_error
+    from demand_daily
+    cross join history_bounds
+    where demand_daily.demand_date >= history_bounds.first_date
+),
+
+naive_errors_cumulated as (
+    -- running count and sum of the squared one-step naive errors up to and including each day
     select
         material_id,
         site_id,
         demand_date,
         count(naive_error) over series_to_date as naive_error_count,
-        avg(cast(naive_error as double precision) * naive_error) over series_to_date as naive_scale
+        sum(cast(naive_error as double precision) * naive_error) over series_to_date as naive_squared_error_sum
     from naive_errors
     window series_to_date as (
         partition by material_id, site_id order by demand_date asc rows between unbounded preceding and current row
     )
+),
+
+naive_scales as (
+    -- per run and series: the mean squared naive error of the `demand_history_days` days before the
+    -- forecast start (the history the forecast engine fits on), a difference of running sums
+    select
+        series_starts.run_id,
+        series_starts.material_id,
+        series_starts.site_id,
+        coalesce(scale_end.naive_error_count, 0) - coalesce(scale_start.naive_error_count, 0) as naive_error_count,
+        (scale_end.naive_squared_error_sum - coalesce(scale_start.naive_squared_error_sum, 0))
+        / nullif(scale_end.naive_error_count - coalesce(scale_start.naive_error_count, 0), 0) as naive_scale
+    from series_starts
+    left join naive_errors_cumulated as scale_end
+        on series_starts.material_id = scale_end.material_id
+        and series_starts.site_id = scale_end.site_id
+        and series_starts.forecast_start_date - 1 = scale_end.demand_date
+    left join naive_errors_cumulated as scale_start
+        on series_starts.material_id = scale_start.material_id
+        and series_starts.site_id = scale_start.site_id
+        and series_starts.forecast_start_date - 1 - {{ var('demand_history_days') }} = scale_start.demand_date
 ),
 
 errors_computed as (
@@ -135,9 +170,9 @@ final as (
         errors_aggregated.bias,
         errors_aggregated.wape,
         errors_aggregated.mape,
-        coalesce(naive_scales_to_date.naive_error_count, 0) as naive_error_count,
-        naive_scales_to_date.naive_scale,
-        sqrt(errors_aggregated.mean_squared_error / nullif(naive_scales_to_date.naive_scale, 0)) as rmsse
+        coalesce(naive_scales.naive_error_count, 0) as naive_error_count,
+        naive_scales.naive_scale,
+        sqrt(errors_aggregated.mean_squared_error / nullif(naive_scales.naive_scale, 0)) as rmsse
     from errors_aggregated
     inner join forecast_runs
         on errors_aggregated.run_id = forecast_runs.run_id
@@ -146,10 +181,10 @@ final as (
         and errors_aggregated.material_id = series_starts.material_id
         and errors_aggregated.site_id = series_starts.site_id
     cross join latest_run
-    left join naive_scales_to_date
-        on errors_aggregated.material_id = naive_scales_to_date.material_id
-        and errors_aggregated.site_id = naive_scales_to_date.site_id
-        and series_starts.forecast_start_date - 1 = naive_scales_to_date.demand_date
+    left join naive_scales
+        on errors_aggregated.run_id = naive_scales.run_id
+        and errors_aggregated.material_id = naive_scales.material_id
+        and errors_aggregated.site_id = naive_scales.site_id
 )
 
 select * from final

@@ -1,9 +1,14 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['site_id', 'family_id', 'month_start_date'],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['site_id', 'family_id', 'month_start_date'], 'unique': true},
             {'columns': ['month_start_date']},
         ],
+        post_hook=["{{ delete_inactive_site_families() }}"],
     )
 }}
 -- Inventory KPIs per site, material family and calendar month, from fct_stock_daily (active
@@ -12,9 +17,10 @@
 -- demand capped by stock and stockouts hide the demand they lose. Hence, per material-site:
 --   available day          = a day that starts with stock (opening quantity > 0): what was
 --                            consumed on it is what was demanded (at most capped by the stock)
---   avg_daily_demand       = mean consumption of its available days over the whole history
+--   avg_daily_demand       = mean consumption of its available days in the month and the
+--                            `lost_demand_window_months` - 1 (var, 12 in all) months before it
 --   stockout day           = a day that ends without stock (closing <= 0) while avg_daily_demand > 0
---                            (a material-site with no demand history has no stockout days)
+--                            (a material-site with no demand in that window has no stockout days)
 --   estimated lost demand  = on a stockout day, greatest(avg_daily_demand - consumed that day, 0)
 -- and per site, family and month:
 --   fill_rate              = consumed / (consumed + estimated lost demand), in units; NULL when both 0
@@ -24,6 +30,13 @@
 --   days_of_cover          = closing inventory value / average daily consumption value of the month
 --                            (value-weighted, so materials in different units add up); NULL
 --                            without consumption
+-- Incremental: a month's figures depend on that month and the window before it only, so each run
+-- recomputes the months from the one holding the last `demand_lookback_days` days (what
+-- fct_stock_daily rewrote), reading the window before them, plus every month of a site and family
+-- whose material-sites' history was rewritten (a movement batch touched an older day, a
+-- material-site joined or left: its count in the month before differs) or of all when the calendar
+-- grew backwards; a site and family without active material-sites is dropped (post-hook).
+-- depends_on: {{ ref('stg_erp__stock_movement_versions') }}
 with
 
 stock_daily as (
@@ -33,6 +46,130 @@ stock_daily as (
 items as (
     select * from {{ ref('dim_item') }}
 ),
+
+{% if is_incremental() %}
+active_material_sites as (
+    select * from {{ ref('int_material_sites_filtered_to_active') }}
+),
+
+stock_bounds as (
+    select
+        min(stock_date) as first_stock_date,
+        max(stock_date) - {{ var('demand_lookback_days') }} as refresh_after_date,
+        cast(date_trunc('month', max(stock_date) - {{ var('demand_lookback_days') }}) as date) as refresh_from_month
+    from stock_daily
+),
+
+existing_bounds as (
+    select
+        min(first_stock_date) as first_stock_date,
+        {{ processed_until() }} as processed_until
+    from {{ this }}
+),
+
+check_month_counts as (
+    -- the material-sites of each site and family in the month before the recomputed ones, now
+    select
+        stock_daily.site_id,
+        stock_daily.family_id,
+        count(distinct stock_daily.material_id) as material_site_count
+    from stock_daily
+    cross join stock_bounds
+    where
+        stock_daily.stock_date >= cast(stock_bounds.refresh_from_month - interval '1 month' as date)
+        and stock_daily.stock_date < stock_bounds.refresh_from_month
+    group by stock_daily.site_id, stock_daily.family_id
+),
+
+existing_check_month_counts as (
+    -- ... and as this table counted them
+    select
+        kpis.site_id,
+        kpis.family_id,
+        kpis.material_site_count
+    from {{ this }} as kpis
+    cross join stock_bounds
+    where kpis.month_start_date = cast(stock_bounds.refresh_from_month - interval '1 month' as date)
+),
+
+site_families_rewritten as (
+    -- a movement batch since the last build touched a day before the rewritten ones:
+    -- fct_stock_daily rewrote the material-site's whole history
+    select distinct
+        active_material_sites.site_id,
+        active_material_sites.family_id
+    from (
+        {{ changed_movement_days('(select existing_bounds.processed_until from existing_bounds)') }}
+    ) as changed_days
+    inner join active_material_sites
+        on changed_days.material_id = active_material_sites.material_id
+        and changed_days.site_id = active_material_sites.site_id
+    cross join stock_bounds
+    where changed_days.movement_date <= stock_bounds.refresh_after_date
+
+    union
+
+    -- a material-site joined or left (or changed family): the count of the month before differs
+    select
+        coalesce(check_month_counts.site_id, existing_kpis.site_id) as site_id,
+        coalesce(check_month_counts.family_id, existing_kpis.family_id) as family_id
+    from check_month_counts
+    full outer join existing_check_month_counts as existing_kpis
+        on check_month_counts.site_id = existing_kpis.site_id
+        and check_month_counts.family_id = existing_kpis.family_id
+    where check_month_counts.material_site_count is distinct from existing_kpis.material_site_count
+),
+
+site_family_scopes as (
+    -- the first month recomputed per site and family
+    select distinct
+        active_site_families.site_id,
+        active_site_families.family_id,
+        case
+            when
+                site_families_rewritten.site_id is not null
+                -- the calendar grew backwards (older movements arrived)
+                or stock_bounds.first_stock_date < existing_bounds.first_stock_date
+                then cast('-infinity' as date)
+            else stock_bounds.refresh_from_month
+        end as refresh_from_month
+    from (
+        select distinct
+            site_id,
+            family_id
+        from active_material_sites
+    ) as active_site_families
+    cross join stock_bounds
+    cross join existing_bounds
+    left join site_families_rewritten
+        on active_site_families.site_id = site_families_rewritten.site_id
+        and active_site_families.family_id = site_families_rewritten.family_id
+),
+
+stock_in_scope as (
+    -- the recomputed months and the window of months before them
+    select stock_daily.*
+    from stock_daily
+    inner join site_family_scopes
+        on stock_daily.site_id = site_family_scopes.site_id
+        and stock_daily.family_id = site_family_scopes.family_id
+    where
+        stock_daily.stock_date
+        >= site_family_scopes.refresh_from_month - interval '1 month' * ({{ var('lost_demand_window_months') }} - 1)
+),
+{% else %}
+site_family_scopes as (
+    select distinct
+        site_id,
+        family_id,
+        cast('-infinity' as date) as refresh_from_month
+    from stock_daily
+),
+
+stock_in_scope as (
+    select * from stock_daily
+),
+{% endif %}
 
 stock_days_valued as (
     select
@@ -44,19 +181,47 @@ stock_days_valued as (
         stock_daily.quantity_consumed,
         stock_daily.closing_quantity_on_hand,
         stock_daily.opening_quantity_on_hand > 0 as is_available,
-        coalesce(items.unit_cost_brl, 0) as unit_cost_brl
-    from stock_daily
+        coalesce(items.unit_cost_brl, 0) as unit_cost_brl,
+        stock_daily.source_validated_at
+    from stock_in_scope as stock_daily
     left join items
         on stock_daily.material_id = items.material_id
 ),
 
-demand_when_available as (
+material_site_months as (
+    -- per material-site and month, running totals of consumption and days on its available days
     select
         material_id,
         site_id,
-        avg(quantity_consumed) filter (where is_available) as avg_daily_demand
+        month_start_date,
+        sum(coalesce(sum(quantity_consumed) filter (where is_available), 0)) over months_to_date
+            as cumulative_quantity_when_available,
+        sum(count(*) filter (where is_available)) over months_to_date as cumulative_available_days
     from stock_days_valued
-    group by material_id, site_id
+    group by material_id, site_id, month_start_date
+    window months_to_date as (
+        partition by material_id, site_id order by month_start_date asc rows between unbounded preceding and current row
+    )
+),
+
+demand_when_available as (
+    -- per material-site and month: mean consumption of its available days in the window of months
+    -- (running totals minus those of the month before the window)
+    select
+        window_ends.material_id,
+        window_ends.site_id,
+        window_ends.month_start_date,
+        (window_ends.cumulative_quantity_when_available - coalesce(before_window.cumulative_quantity_when_available, 0))
+        / nullif(
+            window_ends.cumulative_available_days - coalesce(before_window.cumulative_available_days, 0), 0
+        ) as avg_daily_demand
+    from material_site_months as window_ends
+    left join material_site_months as before_window
+        on window_ends.material_id = before_window.material_id
+        and window_ends.site_id = before_window.site_id
+        and cast(
+            window_ends.month_start_date - interval '1 month' * {{ var('lost_demand_window_months') }} as date
+        ) = before_window.month_start_date
 ),
 
 stockouts_estimated as (
@@ -67,9 +232,14 @@ stockouts_estimated as (
             stock_days_valued.closing_quantity_on_hand <= 0 and demand_when_available.avg_daily_demand > 0, false
         ) as is_stockout_day
     from stock_days_valued
+    inner join site_family_scopes
+        on stock_days_valued.site_id = site_family_scopes.site_id
+        and stock_days_valued.family_id = site_family_scopes.family_id
+        and stock_days_valued.month_start_date >= site_family_scopes.refresh_from_month
     left join demand_when_available
         on stock_days_valued.material_id = demand_when_available.material_id
         and stock_days_valued.site_id = demand_when_available.site_id
+        and stock_days_valued.month_start_date = demand_when_available.month_start_date
 ),
 
 lost_demand_estimated as (
@@ -102,7 +272,8 @@ kpis_aggregated as (
         sum(closing_inventory_value_brl) as inventory_value_day_sum_brl,
         sum(closing_inventory_value_brl) filter (
             where stock_date = last_stock_date_of_month
-        ) as closing_inventory_value_brl
+        ) as closing_inventory_value_brl,
+        max(source_validated_at) as source_validated_at
     from lost_demand_estimated
     group by site_id, family_id, month_start_date
 ),
@@ -128,7 +299,8 @@ final as (
         cast(round(closing_inventory_value_brl, 2) as numeric(18, 2)) as closing_inventory_value_brl,
         cast(round(
             closing_inventory_value_brl / nullif(consumption_value_brl / days_in_period, 0), 2
-        ) as numeric(12, 2)) as days_of_cover
+        ) as numeric(12, 2)) as days_of_cover,
+        source_validated_at
     from kpis_aggregated
 )
 

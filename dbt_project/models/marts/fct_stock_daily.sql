@@ -15,10 +15,12 @@
 -- on hand: closing(day) = quantity_on_hand now - sum of net changes after that day. Zero-filled
 -- over the same calendar as fct_demand_daily (first to last movement date).
 -- Incremental like fct_demand_daily: each run rewrites the last `demand_lookback_days` days (var,
--- default 28) of every active material-site, the whole history of material-sites new to the table
--- or touched by a movement batch that passed since the last build (a late, corrected or deleted
--- movement shifts every earlier closing position of its material-site), and days before its first
--- day; it drops rows of material-sites no longer active and days outside the calendar. The
+-- default 28) of every active material-site, and the whole history of material-sites new to the
+-- table or touched by a movement batch that passed since the last build (a late, corrected or
+-- deleted movement shifts every earlier closing position of its material-site), or of all when the
+-- calendar grew backwards; it reads only those days (material_site_scopes), so the next day's run
+-- costs what changed, not the length of the history; it drops rows of material-sites no longer
+-- active and days outside the calendar. The
 -- singular test assert_stock_daily_is_continuous checks that the positions still connect.
 with
 
@@ -35,48 +37,6 @@ calendar_bounds as (
         min(movement_date) as first_date,
         max(movement_date) as last_date
     from daily_movements
-),
-
-calendar as (
-    select cast(calendar_days.calendar_day as date) as stock_date
-    from calendar_bounds
-    cross join lateral generate_series(
-        calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
-    ) as calendar_days (calendar_day)
-),
-
-movements_zero_filled as (
-    select
-        active_material_sites.material_id,
-        active_material_sites.site_id,
-        active_material_sites.family_id,
-        calendar.stock_date,
-        active_material_sites.quantity_on_hand as current_quantity_on_hand,
-        coalesce(daily_movements.quantity_received, 0) as quantity_received,
-        coalesce(daily_movements.quantity_consumed, 0) as quantity_consumed,
-        coalesce(daily_movements.quantity_transferred_in, 0) as quantity_transferred_in,
-        coalesce(daily_movements.quantity_transferred_out, 0) as quantity_transferred_out,
-        coalesce(daily_movements.quantity_returned, 0) as quantity_returned,
-        coalesce(daily_movements.quantity_adjusted, 0) as quantity_adjusted,
-        coalesce(daily_movements.net_change_quantity, 0) as net_change_quantity,
-        coalesce(daily_movements.movement_count, 0) as movement_count
-    from active_material_sites
-    cross join calendar
-    left join daily_movements
-        on active_material_sites.material_id = daily_movements.material_id
-        and active_material_sites.site_id = daily_movements.site_id
-        and calendar.stock_date = daily_movements.movement_date
-),
-
-positions_reconstructed as (
-    select
-        *,
-        current_quantity_on_hand - coalesce(sum(net_change_quantity) over (
-            partition by material_id, site_id
-            order by stock_date asc
-            rows between 1 following and unbounded following
-        ), 0) as closing_quantity_on_hand
-    from movements_zero_filled
 ),
 
 {% if is_incremental() %}
@@ -107,28 +67,83 @@ changed_material_sites as (
     where changed_days.movement_date <= existing_bounds.refresh_after_date
 ),
 
-positions_to_refresh as (
-    select positions_reconstructed.*
-    from positions_reconstructed
+material_site_scopes as (
+    -- the first day rewritten per material-site: the whole history when it is new to the table, a
+    -- movement batch touched one of its older days, or the calendar grew backwards (older movements
+    -- arrived); else the days after refresh_after_date. A closing position only depends on the days
+    -- after it, so the positions are reconstructed over these days only: the cost follows them.
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        case
+            when
+                existing_material_sites.material_id is null
+                or changed_material_sites.material_id is not null
+                or calendar_bounds.first_date < existing_bounds.first_stock_date
+                then calendar_bounds.first_date
+            else greatest(existing_bounds.refresh_after_date + 1, calendar_bounds.first_date)
+        end as refresh_from_date
+    from active_material_sites
+    cross join calendar_bounds
     cross join existing_bounds
     left join existing_material_sites
-        on positions_reconstructed.material_id = existing_material_sites.material_id
-        and positions_reconstructed.site_id = existing_material_sites.site_id
+        on active_material_sites.material_id = existing_material_sites.material_id
+        and active_material_sites.site_id = existing_material_sites.site_id
     left join changed_material_sites
-        on positions_reconstructed.material_id = changed_material_sites.material_id
-        and positions_reconstructed.site_id = changed_material_sites.site_id
-    where
-        existing_material_sites.material_id is null
-        or changed_material_sites.material_id is not null
-        or positions_reconstructed.stock_date > existing_bounds.refresh_after_date
-        -- the calendar grew backwards (older movements arrived): add the earlier days
-        or positions_reconstructed.stock_date < existing_bounds.first_stock_date
+        on active_material_sites.material_id = changed_material_sites.material_id
+        and active_material_sites.site_id = changed_material_sites.site_id
 ),
 {% else %}
-positions_to_refresh as (
-    select * from positions_reconstructed
+material_site_scopes as (
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        calendar_bounds.first_date as refresh_from_date
+    from active_material_sites
+    cross join calendar_bounds
 ),
 {% endif %}
+
+movements_zero_filled as (
+    select
+        active_material_sites.material_id,
+        active_material_sites.site_id,
+        active_material_sites.family_id,
+        cast(scope_days.scope_day as date) as stock_date,
+        active_material_sites.quantity_on_hand as current_quantity_on_hand,
+        coalesce(daily_movements.quantity_received, 0) as quantity_received,
+        coalesce(daily_movements.quantity_consumed, 0) as quantity_consumed,
+        coalesce(daily_movements.quantity_transferred_in, 0) as quantity_transferred_in,
+        coalesce(daily_movements.quantity_transferred_out, 0) as quantity_transferred_out,
+        coalesce(daily_movements.quantity_returned, 0) as quantity_returned,
+        coalesce(daily_movements.quantity_adjusted, 0) as quantity_adjusted,
+        coalesce(daily_movements.net_change_quantity, 0) as net_change_quantity,
+        coalesce(daily_movements.movement_count, 0) as movement_count
+    from active_material_sites
+    inner join material_site_scopes
+        on active_material_sites.material_id = material_site_scopes.material_id
+        and active_material_sites.site_id = material_site_scopes.site_id
+    cross join calendar_bounds
+    cross join
+        lateral generate_series(
+            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
+        ) as scope_days (scope_day)
+    left join daily_movements
+        on active_material_sites.material_id = daily_movements.material_id
+        and active_material_sites.site_id = daily_movements.site_id
+        and cast(scope_days.scope_day as date) = daily_movements.movement_date
+),
+
+positions_reconstructed as (
+    select
+        *,
+        current_quantity_on_hand - coalesce(sum(net_change_quantity) over (
+            partition by material_id, site_id
+            order by stock_date asc
+            rows between 1 following and unbounded following
+        ), 0) as closing_quantity_on_hand
+    from movements_zero_filled
+),
 
 final as (
     select
@@ -148,7 +163,7 @@ final as (
         closing_quantity_on_hand,
         closing_quantity_on_hand <= 0 as is_stockout,
         {{ movements_validated_until() }} as source_validated_at
-    from positions_to_refresh
+    from positions_reconstructed
 )
 
 select * from final
