@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from nova_corrente.settings import PostgresSettings, nova_home, positive_int_setting
+from nova_corrente.settings import DBT_PROJECT_DIR, PostgresSettings, nova_home, positive_int_setting
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +164,22 @@ def forecast_run_id(interval_end: datetime) -> str:
     return f"daily-{interval_end.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
+def demand_history_days() -> int:
+    """dbt's var ``demand_history_days`` (dbt_project.yml): the days of history the reorder-point
+    rules read, and the forecast's window (one number for both)."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return int(project["vars"]["demand_history_days"])
+
+
 def forecast_config() -> Any:
-    """The daily run's engine configuration, read by its plan, shards and publish alike."""
+    """The daily run's engine configuration, read by its plan, shards and publish alike: the
+    forecast fits the last ``demand_history_days`` of each series."""
     from nova_forecast.engine import EngineConfig
 
     jobs = max(1, (os.cpu_count() or 1) // forecast_shards())  # the slow models' processes per shard
-    return EngineConfig(horizon=28, n_jobs=jobs)
+    return EngineConfig(horizon=28, n_jobs=jobs, history_days=demand_history_days())
 
 
 def _as_forecaster(pg: PostgresSettings, what: str) -> PostgresSettings:

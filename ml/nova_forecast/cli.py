@@ -22,7 +22,14 @@ import pandas as pd
 
 from nova_forecast._version import __version__
 from nova_forecast.data import FREQUENCIES, InputError, read_frame, write_frame
-from nova_forecast.engine import ALL_MODELS, DEFAULT_MODELS, EngineConfig, backtest, forecast, select_models
+from nova_forecast.engine import (
+    ALL_MODELS,
+    DEFAULT_MODELS,
+    EngineConfig,
+    backtest,
+    forecast,
+    select_models,
+)
 
 log = logging.getLogger("nova_forecast")
 
@@ -78,6 +85,14 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _history_days(text: str) -> int | None:
+    """Days of history the fits see: a positive integer, or 0 / "all" for all of it (None)."""
+    if text.strip().lower() == "all":
+        return None
+    value = _non_negative(text)
+    return value or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nova-forecast", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -100,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--margin", type=float, default=0.1,
                          help="a series leaves its class champion only for a model better by this share (0.1)")
         sub.add_argument("--n-jobs", type=_positive, default=1, help="processes for the slow models (default 1)")
+        sub.add_argument("--history-days", type=_history_days, default=None,
+                         help="fit on each series' last N days only (default: the whole history; 0 or all = the "
+                              "whole history)")
 
     fc = commands.add_parser("forecast", help="backtest, select per series and forecast")
     common(fc)
@@ -124,7 +142,7 @@ def _config(args: argparse.Namespace, **extra: object) -> EngineConfig:
     return EngineConfig(
         horizon=args.horizon, freq=args.freq, season_length=args.season_length, folds=args.folds, step=args.step,
         models=tuple(args.models), top_k=args.top_k, auto_top_k=args.auto_top_k, selection_margin=args.margin,
-        n_jobs=args.n_jobs, **extra,  # type: ignore[arg-type]
+        n_jobs=args.n_jobs, history_days=args.history_days, **extra,  # type: ignore[arg-type]
     )
 
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("unique_id", "ds", "y")
 FREQUENCIES = ("D", "W", "MS", "QS")
 DEFAULT_SEASON_LENGTH = {"D": 7, "W": 52, "MS": 12, "QS": 4}
+#: the longest period of each frequency in days: ``(n - 1) * days + 1`` days always hold n periods
+LONGEST_PERIOD_DAYS = {"D": 1, "W": 7, "MS": 31, "QS": 92}
 MIN_OBSERVATIONS = 2
 _MAX_LISTED = 5
 
@@ -243,6 +245,21 @@ class Panel:
             return self
         return Panel(self.ids, self.values[:, :-drop_last], shift_dates(self.last_ds, -drop_last, self.freq), self.freq,
                      self.gap_counts)
+
+    def last_days(self, days: int) -> Panel:
+        """Each series cut to its periods dated after ``last_ds - days`` (a window in days whatever
+        the frequency: the last ``days`` of a daily series, the weeks or months starting in them);
+        columns trimmed. The panel itself when no observed period is that old. ``gap_counts`` stay."""
+        cutoff = self.last_ds - np.timedelta64(days, "D")
+        first_ds = shift_dates(self.last_ds, 1 - self.lengths, self.freq)
+        if len(first_ds) == 0 or (first_ds > cutoff).all():
+            return self
+        width = self.n_periods
+        ages = np.arange(width)  # column width - 1 - k is k periods before each series' last date
+        kept = (shift_dates(self.last_ds[:, None], -ages[None, :], self.freq) > cutoff[:, None]).sum(axis=1)
+        values = np.where(np.arange(width)[None, :] >= width - kept[:, None], self.values, np.nan)
+        new_width = int(np.minimum(kept, self.lengths).max())
+        return Panel(self.ids, values[:, width - new_width:], self.last_ds, self.freq, self.gap_counts)
 
     def subset(self, rows: np.ndarray) -> Panel:
         """Only the series selected by a boolean mask or an index array (columns trimmed)."""

@@ -58,6 +58,13 @@ class Drivers:
     known: np.ndarray
     groups: np.ndarray
 
+    def without_first(self, periods: int) -> Drivers:
+        """The features of the panel without its first ``periods`` columns (the panel cut to a
+        history window: :meth:`nova_forecast.data.Panel.last_days`); the future stays."""
+        if periods <= 0:
+            return self
+        return Drivers(self.observed[:, :, periods:], self.known[:, :, periods:], self.groups)
+
 
 def rollout_activity(stations_added: pd.Series, city: pd.Series) -> pd.Series:
     """5G stations a city gains in a month relative to its busiest month (0 .. 1): cities differ in

@@ -9,11 +9,14 @@
    with the lowest mean RMSSE over all series of its demand class) unless its own best beats the
    champion by more than ``selection_margin`` (0.1: the best of the margins tried out of sample in
    ``bench/forecast.py``). Naive baselines are benchmarks only on intermittent and lumpy series.
-4. **Forecast** each series with its model on the full history; prediction intervals (80 %, 95 %)
+4. **Forecast** each series with its model on its whole window; prediction intervals (80 %, 95 %)
    and service-level quantiles (90 %, 95 %, 99 %) add the empirical quantiles of the series'
    backtest errors of that model to the forecast; everything is clipped at 0. The quantile levels
    are calibrated per demand class on the backtest (:mod:`nova_forecast.calibrate`: held-out folds,
    split-conformal style) so that the intervals cover their nominal share of actuals.
+
+With ``history_days`` set, every step sees only each series' last ``history_days`` days
+(:func:`history_window`): a run's work follows the window, not the warehouse's history.
 
 Series too short to backtest (fewer than ``min_train + horizon`` observations) are forecast with
 the ``fallback_model`` baseline and a warning. Slow models (Prophet, statsforecast's AutoARIMA and
@@ -34,7 +37,15 @@ import pandas as pd
 from nova_forecast import metrics
 from nova_forecast.calibrate import Calibration, bounds, calibrate, interval_quantiles, whole_unit_rows
 from nova_forecast.classify import INTERMITTENT_CLASSES, classify_panel
-from nova_forecast.data import InputError, Panel, check_freq, load_panel, season_length_for, shift_dates
+from nova_forecast.data import (
+    LONGEST_PERIOD_DAYS,
+    InputError,
+    Panel,
+    check_freq,
+    load_panel,
+    season_length_for,
+    shift_dates,
+)
 from nova_forecast.drivers import Drivers, DriversGLM
 from nova_forecast.models import FAST_MODELS, Forecaster, build_fast
 from nova_forecast.slow_models import SLOW_MODELS, build_slow
@@ -62,7 +73,11 @@ NOT_FOR_INTERMITTENT = frozenset({"naive", "seasonal_naive"})
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Everything that decides a forecast run (recorded as the run's parameters)."""
+    """Everything that decides a forecast run (recorded as the run's parameters).
+
+    ``history_days``: the fits (backtest folds and final fit) see only the last ``history_days``
+    days of each series; None (default) = all of it. The platform's daily run sets it to dbt's
+    ``demand_history_days`` (``nova_corrente.pipeline.forecast_config``)."""
 
     horizon: int = 28
     freq: str = "D"
@@ -80,6 +95,7 @@ class EngineConfig:
     n_jobs: int = 1
     calibrate_intervals: bool = True
     use_drivers: bool = True
+    history_days: int | None = None
 
     def __post_init__(self) -> None:
         check_freq(self.freq)
@@ -103,6 +119,11 @@ class EngineConfig:
             raise InputError(f"interval levels must be between 0 and 100 (got {bad})")
         if any(not 0 < s < 1 for s in self.service_levels):
             raise InputError(f"service levels must be between 0 and 1 (got {list(self.service_levels)})")
+        if self.history_days is not None and self.history_days < self.min_history_days:
+            raise InputError(
+                f"history_days must be at least {self.min_history_days} (days that hold min_train "
+                f"{self.min_train_length} + horizon {self.horizon} periods of {self.freq}) or None for all the "
+                f"history (got {self.history_days})")
 
     @property
     def season(self) -> int:
@@ -115,6 +136,11 @@ class EngineConfig:
     @property
     def min_train_length(self) -> int:
         return self.min_train or DEFAULT_MIN_TRAIN[self.freq]
+
+    @property
+    def min_history_days(self) -> int:
+        """The shortest window that holds ``min_train + horizon`` periods (for daily data: that many days)."""
+        return (self.min_train_length + self.horizon - 1) * LONGEST_PERIOD_DAYS[self.freq] + 1
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -199,6 +225,7 @@ def backtest(df: pd.DataFrame, config: EngineConfig | None = None) -> Backtest:
     panel, warnings = load_panel(df, config.freq)
     result = backtest_panel(panel, config)
     result.warnings[:0] = warnings
+    panel = result.panel  # the history window
     if result.metrics.empty:
         raise InputError(_too_short_message(panel, config, np.arange(panel.n_series)) + "; nothing to backtest")
     untested = np.flatnonzero(~np.isin(panel.ids.astype(str), result.metrics["unique_id"].unique()))
@@ -221,8 +248,28 @@ def forecast(df: pd.DataFrame, config: EngineConfig | None = None) -> ForecastRe
 def backtest_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None,
                    drivers: Drivers | None = None, ranking: np.ndarray | None = None) -> Backtest:
     """Rolling-origin backtest of ``config.models`` on a panel (plus the drivers model when
-    ``drivers`` are given and ``config.use_drivers``). ``ranking``: the run's slow-model ranking
-    (:func:`slow_model_ranking`) when the panel is a part of a run; default: the panel's own."""
+    ``drivers`` are given and ``config.use_drivers``), cut to ``config.history_days`` first
+    (:func:`history_window`). ``ranking``: the run's slow-model ranking (:func:`slow_model_ranking`)
+    when the panel is a part of a run; default: the panel's own."""
+    panel, drivers = history_window(panel, drivers, config)
+    return _backtest_window(panel, config, classes, drivers, ranking)
+
+
+def history_window(panel: Panel, drivers: Drivers | None, config: EngineConfig) -> tuple[Panel, Drivers | None]:
+    """The panel cut to each series' last ``config.history_days`` days (:meth:`Panel.last_days`) and
+    its drivers cut column for column: all the engine fits, classifies and ranks (unchanged without
+    a window or when no series is longer)."""
+    if config.history_days is None:
+        return panel, drivers
+    window = panel.last_days(config.history_days)
+    if drivers is not None:
+        drivers = drivers.without_first(panel.n_periods - window.n_periods)
+    return window, drivers
+
+
+def _backtest_window(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None,
+                     drivers: Drivers | None, ranking: np.ndarray | None) -> Backtest:
+    """:func:`backtest_panel` on a panel already cut to its history window."""
     started = time.perf_counter()
     classes = classify_panel(panel) if classes is None else classes
     h, k_folds, step = config.horizon, config.folds, config.origin_step
@@ -285,7 +332,7 @@ def forecast_panel(panel: Panel, config: EngineConfig, classes: pd.DataFrame | N
 class ForecastPart:
     """A share of a run's series, backtested and fitted: everything :func:`finish` needs from them.
 
-    ``fits`` holds every candidate's forecast on the full history, (n, horizon), NaN where the
+    ``fits`` holds every candidate's forecast on the whole window, (n, horizon), NaN where the
     candidate does not run or failed: which one a series uses depends on the class champions,
     i.e. on every part of the run, so each part fits them all (fast models on every series, slow
     models and the drivers model where they were backtested, the fallback model on every series)."""
@@ -301,13 +348,15 @@ class ForecastPart:
 
 def forecast_part(panel: Panel, config: EngineConfig, classes: pd.DataFrame | None = None,
                   drivers: Drivers | None = None, ranking: np.ndarray | None = None) -> ForecastPart:
-    """Backtest every candidate on a panel and fit each on the full history (see :class:`ForecastPart`).
+    """Backtest every candidate on a panel and fit each on the whole window (see :class:`ForecastPart`):
+    the panel and drivers cut to ``config.history_days`` (:func:`history_window`), once, here.
 
     Parts must hold whole pooling groups (the drivers model fits all the sites of a material
     together) and share the run's ``ranking`` (the slow models run on the run's top-K series)."""
     started = time.perf_counter()
+    panel, drivers = history_window(panel, drivers, config)
     classes = classify_panel(panel) if classes is None else classes
-    bt = backtest_panel(panel, config, classes, drivers, ranking)
+    bt = _backtest_window(panel, config, classes, drivers, ranking)
     models = build_models(config, drivers)
     if config.fallback_model not in models:
         models[config.fallback_model] = build_fast(config.fallback_model, config.season)
@@ -348,7 +397,7 @@ def finish(parts: list[ForecastPart]) -> ForecastResult:
         rows = chosen == name
         yhat[rows] = fits[name][rows]
     failed = ~np.all(np.isfinite(yhat), axis=1)
-    if failed.any():  # a slow model failed on the full history: use the class champion, else the baseline
+    if failed.any():  # a slow model failed on the whole window: use the class champion, else the baseline
         champions = selection["champion"].to_numpy(dtype=object)
         replacement = np.where(np.isin(champions, list(FAST_MODELS)), champions, config.fallback_model)
         for name in pd.unique(replacement[failed]):

@@ -165,9 +165,21 @@ def ensure_forecast_tables(conn: Any) -> None:
         cur.execute(FORECAST_UPGRADE_DDL)
 
 
-def read_daily_demand(pg: PostgresSettings, materials: list[str] | None = None) -> pd.DataFrame:
+def _window_filter(column: str, history_days: int | None) -> str:
+    """SQL condition: ``column`` in the last ``history_days`` days of the demand mart (the history
+    window of :class:`~nova_forecast.engine.EngineConfig`), or true without a window. The demand mart
+    is one calendar (every series ends on its last day), so this is each series' window; both marts
+    have an index on the date."""
+    if history_days is None:
+        return "true"
+    return f"{column} > (select max(demand_date) from {DEMAND_TABLE}) - {int(history_days)}"
+
+
+def read_daily_demand(pg: PostgresSettings, materials: list[str] | None = None,
+                      history_days: int | None = None) -> pd.DataFrame:
     """``marts.fct_demand_daily`` in long format: unique_id (material_id@site_id), ds, y,
-    material_id, site_id (and family_id when the mart has it); only ``materials`` when given."""
+    material_id, site_id (and family_id when the mart has it); only ``materials`` when given, only
+    the last ``history_days`` days of the mart when given (the rows the engine's window keeps)."""
     import psycopg2
 
     pg = _as_forecaster(pg)
@@ -180,7 +192,9 @@ def read_daily_demand(pg: PostgresSettings, materials: list[str] | None = None) 
         if not columns:
             raise InputError(f"{DEMAND_TABLE} does not exist in database {pg.warehouse_db}; run the dbt models first")
         family = ", family_id" if "family_id" in columns else ""
-        where = "" if materials is None else cur.mogrify(" where material_id = any(%s)", (list(materials),)).decode()
+        where = f" where {_window_filter('demand_date', history_days)}"
+        if materials is not None:
+            where += cur.mogrify(" and material_id = any(%s)", (list(materials),)).decode()
         buffer = io.StringIO()
         cur.copy_expert(
             f"copy (select material_id || '@' || site_id as unique_id, demand_date as ds, "
@@ -226,9 +240,10 @@ def read_reorder_points(pg: PostgresSettings) -> pd.DataFrame | None:
     return frame
 
 
-def read_drivers(pg: PostgresSettings) -> tuple[pd.DataFrame, pd.Series] | None:
+def read_drivers(pg: PostgresSettings, history_days: int | None = None) -> tuple[pd.DataFrame, pd.Series] | None:
     """``marts.fct_demand_drivers_daily`` (the columns the drivers model reads) and each site's
-    city (``marts.dim_site``); None when either mart is missing or the drivers are empty."""
+    city (``marts.dim_site``); None when either mart is missing or the drivers are empty. With
+    ``history_days``, only the days after the start of the demand mart's window (and the future)."""
     import psycopg2
 
     pg = _as_forecaster(pg)
@@ -239,7 +254,8 @@ def read_drivers(pg: PostgresSettings) -> tuple[pd.DataFrame, pd.Series] | None:
             if None in cur.fetchone():
                 return None
             cur.execute(f"select city, driver_date, is_observed, rainy_season_index, storm_index, expected_storm_index, "
-                        f"stations_5g_added, is_holiday from {DRIVERS_TABLE}")
+                        f"stations_5g_added, is_holiday from {DRIVERS_TABLE} "
+                        f"where {_window_filter('driver_date', history_days)}")
             rows = cur.fetchall()
             cur.execute(f"select site_id, city from {SITES_TABLE}")
             cities = dict(cur.fetchall())
@@ -316,15 +332,17 @@ class RunPlan:
                    tuple(value["ranking"]))
 
 
-def read_series_stats(pg: PostgresSettings) -> pd.DataFrame:
+def read_series_stats(pg: PostgresSettings, history_days: int | None = None) -> pd.DataFrame:
     """Per series of ``marts.fct_demand_daily``: unique_id, material_id, volume (total demand) and
-    length (days from its first to its last row), computed by the database."""
+    length (days from its first to its last row), computed by the database; over the last
+    ``history_days`` days of the mart when given (what the engine fits, and ranks the series by)."""
     with _forecaster_cursor(pg) as cur:
         cur.execute("select to_regclass(%s)", (DEMAND_TABLE,))
         if cur.fetchone()[0] is None:
             raise InputError(f"{DEMAND_TABLE} does not exist in database {pg.warehouse_db}; run the dbt models first")
         cur.execute(f"select material_id || '@' || site_id, material_id, sum(quantity_consumed)::float8, "
-                    f"max(demand_date) - min(demand_date) + 1 from {DEMAND_TABLE} group by material_id, site_id")
+                    f"max(demand_date) - min(demand_date) + 1 from {DEMAND_TABLE} "
+                    f"where {_window_filter('demand_date', history_days)} group by material_id, site_id")
         rows = cur.fetchall()
     return pd.DataFrame(rows, columns=["unique_id", "material_id", "volume", "length"])
 
@@ -369,7 +387,7 @@ def plan_run(pg: PostgresSettings, run_id: str, shards: int, config: EngineConfi
     """Plan the sharded run ``run_id`` (:func:`plan_shards` on the demand mart) and clear what an
     earlier attempt of it staged."""
     config = config or EngineConfig(horizon=28)
-    plan = plan_shards(read_series_stats(pg), run_id, shards, config)
+    plan = plan_shards(read_series_stats(pg, config.history_days), run_id, shards, config)
     with _forecaster_cursor(pg) as cur:
         ensure_forecast_tables(cur.connection)
         cur.execute(f"delete from {STAGING_TABLE} where run_id = %s", (run_id,))
@@ -407,7 +425,7 @@ def _read_inputs(pg: PostgresSettings, config: EngineConfig, frame: pd.DataFrame
     drivers = None
     if config.use_drivers:
         if drivers_frame is None:
-            drivers_frame = read_drivers(pg)
+            drivers_frame = read_drivers(pg, config.history_days)
         if drivers_frame is not None:
             drivers = drivers_for_panel(panel, drivers_frame[0], *_series_maps(frame, drivers_frame[1]),
                                         config.horizon)
@@ -462,7 +480,8 @@ def run_forecasts(
     ``marts.fct_reorder_points`` (same columns as :func:`read_reorder_points`), ``drivers_frame``
     the read of the drivers mart and the sites' cities (as :func:`read_drivers` returns them). With
     the drivers, the engine also backtests the drivers model (:mod:`nova_forecast.drivers`, one fit
-    per material).
+    per material). The run reads and fits only the last ``config.history_days`` days of each series
+    (:class:`~nova_forecast.engine.EngineConfig`).
     """
     started = time.perf_counter()
     config = config or EngineConfig(horizon=horizon_days, freq="D", folds=folds, models=models, top_k=top_k,
@@ -470,9 +489,10 @@ def run_forecasts(
     # the slow models' ranking as a sharded run computes it (from the database), unless the demand is given
     ranking = None
     if demand is None:
-        ranking = np.array(plan_shards(read_series_stats(pg), run_id or "", 1, config).ranking, dtype=object)
-    inputs = _read_inputs(pg, config, read_daily_demand(pg) if demand is None else demand, reorder_points,
-                          drivers_frame)
+        stats = read_series_stats(pg, config.history_days)
+        ranking = np.array(plan_shards(stats, run_id or "", 1, config).ranking, dtype=object)
+        demand = read_daily_demand(pg, history_days=config.history_days)
+    inputs = _read_inputs(pg, config, demand, reorder_points, drivers_frame)
     part = forecast_part(inputs.panel, config, inputs.classes, inputs.drivers, ranking)
     result = finish([part])
     result.warnings[:0] = inputs.warnings
@@ -499,7 +519,7 @@ def forecast_shard(pg: PostgresSettings, shard: dict[str, Any], config: EngineCo
     started = time.perf_counter()
     config = config or EngineConfig(horizon=28)
     run_id, index, count = str(shard["run_id"]), int(shard["index"]), int(shard["count"])
-    frame = read_daily_demand(pg, materials=shard["materials"])
+    frame = read_daily_demand(pg, materials=shard["materials"], history_days=config.history_days)
     if frame.empty:
         raise InputError(f"shard {index + 1}/{count} of run {run_id}: {DEMAND_TABLE} has no rows for its materials "
                          f"{', '.join(shard['materials'][:5])}: the mart changed since the run was planned")

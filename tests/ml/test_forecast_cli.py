@@ -1,5 +1,6 @@
 """The ``nova-forecast`` command: outputs, metrics printout, error messages and exit codes."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,20 @@ def test_missing_file_and_bad_arguments_exit_2(tmp_path, capsys):
         main(["forecast", "--input", "x.csv", "--horizon", "0", "--output", "o.csv"])
     assert usage.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_history_days_window_and_its_errors(tmp_path, capsys):
+    source = write_demand(tmp_path / "demand.csv", days=80)
+    report = tmp_path / "report.json"
+    assert main(["forecast", "--input", str(source), "--horizon", "7", "--models", FAST, "--history-days", "40",
+                 "--output", str(tmp_path / "o.csv"), "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["parameters"]["history_days"] == 40
+    for whole in ("0", "all"):
+        assert main(["backtest", "--input", str(source), "--horizon", "7", "--models", FAST,
+                     "--history-days", whole]) == 0
+    capsys.readouterr()
+    assert main(["backtest", "--input", str(source), "--horizon", "7", "--history-days", "30"]) == 2
+    assert "error: history_days must be at least 35" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["backtest", "--input", str(source), "--horizon", "7", "--history-days", "-1"])
+    assert usage.value.code == 2

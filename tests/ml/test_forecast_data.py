@@ -42,6 +42,23 @@ def test_weekly_monthly_and_quarterly_grids():
     assert str(pd.Timestamp(quarterly.future_dates(1)[0, 0]).date()) == "2025-01-01"
 
 
+def test_history_window_keeps_each_series_days_after_its_last_date_minus_the_window():
+    daily, _ = load_panel(frame(["a"] * 5 + ["b"] * 2, [f"2024-01-0{d}" for d in range(1, 6)] + ["2024-01-08", "2024-01-09"],
+                                [1, 2, 3, 4, 5, 8, 9]))
+    cut = daily.last_days(3)  # a: Jan 3-5 (after Jan 2); b is shorter than the window
+    assert np.array_equal(cut.values, [[3, 4, 5], [np.nan, 8, 9]], equal_nan=True)
+    assert cut.last_ds.tolist() == daily.last_ds.tolist()
+    assert daily.last_days(5) is daily
+    # months: Jan 1 is 60 days before Mar 1 2024 (leap year), Jul 1 62 days before Sep 1: a 61-day
+    # window holds Jan-Mar of one series and Aug-Sep of the other
+    months = [f"2023-{m:02d}-01" for m in range(10, 13)] + [f"2024-{m:02d}-01" for m in range(1, 4)]
+    monthly, _ = load_panel(frame(["a"] * 6 + ["b"] * 4, months + ["2024-06-01", "2024-07-01", "2024-08-01",
+                                                                     "2024-09-01"], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), "MS")
+    assert np.array_equal(monthly.last_days(61).values, [[4, 5, 6], [np.nan, 9, 10]], equal_nan=True)
+    weekly, _ = load_panel(frame(["a"] * 4, ["2024-01-03", "2024-01-10", "2024-01-17", "2024-01-24"], [1, 2, 3, 4]), "W")
+    assert weekly.last_days(8).values.tolist() == [[3, 4]]  # the week 7 days back is in, 14 days back is out
+
+
 @pytest.mark.parametrize(
     ("df", "freq", "message"),
     [

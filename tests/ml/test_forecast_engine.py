@@ -135,6 +135,19 @@ def test_config_rejects_unknown_models_and_bad_levels():
         EngineConfig(levels=(80, 120))
 
 
+def test_config_history_window_needs_room_for_training_and_horizon():
+    assert EngineConfig().history_days is None and EngineConfig(history_days=1095).to_dict()["history_days"] == 1095
+    assert EngineConfig(history_days=None).to_dict()["history_days"] is None
+    assert EngineConfig(horizon=28, history_days=56).min_history_days == 56  # min_train 28 + horizon 28 days
+    for bad in (55, 0, -7):
+        with pytest.raises(InputError, match=f"history_days must be at least 56 .*got {bad}"):
+            EngineConfig(horizon=28, history_days=bad)
+    # monthly: 12 + 12 months, the 23 before the last at most 31 days each
+    assert EngineConfig(freq="MS", horizon=12, history_days=714).min_history_days == 714
+    with pytest.raises(InputError, match="at least 714 .* periods of MS"):
+        EngineConfig(freq="MS", horizon=12, history_days=713)
+
+
 def test_a_selected_model_failing_on_the_full_history_is_replaced_by_the_class_champion(monkeypatch):
     from nova_forecast import slow_models
 

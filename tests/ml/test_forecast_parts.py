@@ -1,6 +1,8 @@
 """A run split into parts (whole materials each, the run's slow-model ranking in each) forecasts
 exactly what the whole panel forecasts: the shards of the daily run rely on it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,6 +91,35 @@ def test_parts_of_whole_materials_forecast_what_the_whole_panel_forecasts(config
                                   whole.backtest.summary.drop(columns="seconds"))
     assert split.calibration.table.equals(whole.calibration.table)
     assert split.summary()["selection"] == whole.summary()["selection"]
+
+
+def test_a_history_window_fits_what_the_series_cut_to_it_by_hand_fits(config):
+    """Every step sees the window only: the drivers model (730 days at most, 200 here), the slow
+    model's top-K (by volume in the window), the classes, the folds and the final fits."""
+    demand = _demand()
+    windowed = replace(config, history_days=200)
+    cut = demand[demand["ds"] > demand.groupby("unique_id")["ds"].transform("max") - pd.Timedelta(days=200)]
+    long_panel, long_drivers = _inputs(demand, windowed)
+    assert long_panel.n_periods == 400 and (long_panel.lengths > 200).sum() == 8
+    result = forecast_panel(long_panel, windowed, drivers=long_drivers)
+    cut_panel, cut_drivers = _inputs(cut, windowed)
+    by_hand = forecast_panel(cut_panel, replace(windowed, history_days=None), drivers=cut_drivers)
+
+    assert result.panel.n_periods == 200 and np.array_equal(result.panel.values, by_hand.panel.values, equal_nan=True)
+    pd.testing.assert_frame_equal(result.selection, by_hand.selection, check_exact=True)
+    pd.testing.assert_frame_equal(result.forecasts, by_hand.forecasts, check_exact=True)
+    pd.testing.assert_frame_equal(result.backtest.metrics, by_hand.backtest.metrics, check_exact=True)
+    assert "glm_drivers" in set(result.backtest.metrics["model"])
+    # the window changes what is fitted (else the test proves nothing), and parts of it still add up
+    whole_history = forecast_panel(long_panel, replace(windowed, history_days=None), drivers=long_drivers)
+    assert not whole_history.forecasts["yhat"].equals(result.forecasts["yhat"])
+    ranking = slow_model_ranking(result.panel.ids, np.nansum(result.panel.values, axis=1), result.panel.lengths,
+                                 windowed)
+    parts = []
+    for materials in (["batt"], ["cable", "rect"]):
+        panel, drivers = _inputs(demand[demand["material_id"].isin(materials)], windowed)
+        parts.append(forecast_part(panel, windowed, drivers=drivers, ranking=ranking))
+    pd.testing.assert_frame_equal(finish(parts).forecasts, result.forecasts, check_exact=True)
 
 
 def test_each_part_uses_the_runs_top_k_not_its_own(config):

@@ -1,6 +1,7 @@
 """The forecast task against a real PostgreSQL: metadata, atomic runs, idempotence, pruning."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -45,6 +46,19 @@ def create_demand_mart(pg, days: int = 70) -> None:
     conn.close()
 
 
+def create_drivers_mart(pg) -> None:
+    """One city's drivers, 2023-12-01 .. 2024-03-20, and its site."""
+    with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
+        cur.execute("set role nova_transformer")
+        cur.execute("create table marts.fct_demand_drivers_daily as select 'Salvador'::text as city, day::date as "
+                    "driver_date, true as is_observed, 0.5 as rainy_season_index, 0.1 as storm_index, "
+                    "0.1 as expected_storm_index, 1 as stations_5g_added, false as is_holiday "
+                    "from generate_series(date '2023-12-01', date '2024-03-20', interval '1 day') as day")
+        cur.execute("create table marts.dim_site as select 'SITE-0001'::text as site_id, 'Salvador'::text as city")
+        cur.execute("grant select on marts.fct_demand_drivers_daily, marts.dim_site to nova_forecaster")
+    conn.close()
+
+
 def query(pg, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
@@ -60,6 +74,47 @@ def test_read_daily_demand_builds_material_at_site_ids(pg):
     assert frame["unique_id"].unique().tolist() == ["MAT-00001@SITE-0001", "MAT-00001@SITE-0002",
                                                      "MAT-00002@SITE-0001"]
     assert len(frame) == 9 and str(frame["ds"].iat[0].date()) == "2024-01-01"
+
+
+def test_reads_of_the_demand_mart_follow_the_history_window(pg):
+    create_demand_mart(pg, days=70)  # 2024-01-01 .. 2024-03-10
+    full = warehouse.read_daily_demand(pg)
+    window = warehouse.read_daily_demand(pg, history_days=30)  # the days after 2024-02-09
+    assert len(window) == 3 * 30
+    assert [str(window["ds"].min().date()), str(window["ds"].max().date())] == ["2024-02-10", "2024-03-10"]
+    assert window.equals(full[full["ds"] > "2024-02-09"].reset_index(drop=True))
+    one = warehouse.read_daily_demand(pg, materials=["MAT-00002"], history_days=30)
+    assert one["unique_id"].unique().tolist() == ["MAT-00002@SITE-0001"] and len(one) == 30
+    stats = warehouse.read_series_stats(pg, history_days=30).set_index("unique_id")
+    assert stats["length"].tolist() == [30, 30, 30]
+    assert stats["volume"].to_dict() == window.groupby("unique_id")["y"].sum().to_dict()
+    assert warehouse.read_series_stats(pg)["length"].tolist() == [70, 70, 70]
+    create_drivers_mart(pg)  # 2023-12-01 .. 2024-03-20: older than the demand and its future
+    drivers, cities = warehouse.read_drivers(pg, history_days=30)
+    assert [str(drivers["driver_date"].min()), str(drivers["driver_date"].max()), len(drivers)] == \
+        ["2024-02-10", "2024-03-20", 40]
+    assert len(warehouse.read_drivers(pg)[0]) == 111 and cities.to_dict() == {"SITE-0001": "Salvador"}
+
+
+def test_a_windowed_run_reads_what_the_engine_keeps_in_one_process_and_in_shards(pg):
+    create_demand_mart(pg)
+    windowed = replace(CONFIG, history_days=40)
+    read = warehouse.run_forecasts(pg, config=windowed, generated_at=DAY_1, run_id="read")
+    given = warehouse.run_forecasts(pg, config=windowed, generated_at=DAY_1, run_id="given",
+                                    demand=warehouse.read_daily_demand(pg))  # all 70 days: the engine cuts
+    plan = warehouse.plan_run(pg, "sharded", 2, windowed)
+    for index in range(plan.count):
+        warehouse.forecast_shard(pg, plan.shard(index), windowed)
+    warehouse.publish_run(pg, plan, windowed, generated_at=DAY_2)
+
+    def rows(run_id):
+        return query(pg, f"select {VALUES} from marts.forecast_values where run_id = %s order by 1, 2, 3", (run_id,))
+
+    assert len(rows("read")) == 21 and rows("read") == rows("given") == rows("sharded")
+    assert read.data_fingerprint == given.data_fingerprint  # the fingerprint of the 40 days fitted
+    assert query(pg, "select parameters ->> 'history_days' from marts.forecast_runs where run_id = 'read'") == [("40",)]
+    whole_history = warehouse.run_forecasts(pg, config=replace(CONFIG, history_days=None), generated_at=DAY_1)
+    assert whole_history.data_fingerprint != read.data_fingerprint
 
 
 def test_run_writes_values_and_run_with_metadata(pg, tmp_path):
