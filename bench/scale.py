@@ -41,6 +41,7 @@ from nova_bench import (  # noqa: E402
     STAGES,
     Airflow,
     RunTiming,
+    age_runs,
     bench_databases,
     dbt,
     environment,
@@ -114,21 +115,6 @@ class Measured:
 
 def midnight_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-
-
-def age_runs(pg, days: int = 1) -> None:
-    """Move the runs' validation stamps ``days`` back: what the day between two daily runs does.
-
-    The incremental daily facts redo every material-site touched by a batch validated up to an hour
-    before what they last processed (an overlap for a verdict that committed while a build was
-    reading). The bench's runs are minutes apart: without this every run would also redo the batches
-    of the runs before it. (The run right after the first one does redo the first load's
-    material-sites, a day apart or not: that is the overlap, paid once.)
-    """
-    shift = f"interval '{days} days'"
-    query(pg, f"update audit.load_batches set validated_at = validated_at - {shift}")
-    for table in ("marts.fct_demand_daily", "marts.fct_stock_daily"):
-        query(pg, f"update {table} set source_validated_at = source_validated_at - {shift}")
 
 
 def measure(point: Point, index: int, celery: bool = False) -> Measured:
