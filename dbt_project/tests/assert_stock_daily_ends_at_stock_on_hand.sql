@@ -2,12 +2,14 @@
 with
 
 last_day as (
-    select distinct on (material_id, site_id)
-        material_id,
-        site_id,
-        closing_quantity_on_hand
-    from {{ ref('fct_stock_daily') }}
-    order by material_id asc, site_id asc, stock_date desc
+    -- the calendar's last day (every active material-site has a row on it; read by the index on the
+    -- date, not by sorting the whole history)
+    select
+        stock_daily.material_id,
+        stock_daily.site_id,
+        stock_daily.closing_quantity_on_hand
+    from {{ ref('fct_stock_daily') }} as stock_daily
+    where stock_daily.stock_date = (select max(all_days.stock_date) from {{ ref('fct_stock_daily') }} as all_days)
 ),
 
 active_material_sites as (

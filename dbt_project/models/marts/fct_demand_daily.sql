@@ -39,10 +39,7 @@ calendar_bounds as (
 
 {% if is_incremental() %}
 existing_material_sites as (
-    select distinct
-        material_id,
-        site_id
-    from {{ this }}
+    {{ material_sites_in_table() }}
 ),
 
 existing_bounds as (
