@@ -38,43 +38,14 @@ calendar_bounds as (
 ),
 
 {% if is_incremental() %}
-existing_material_sites as (
-    {{ material_sites_in_table() }}
-),
-
-existing_bounds as (
-    select
-        min(demand_date) as first_demand_date,
-        max(demand_date) - {{ var('demand_lookback_days') }} as refresh_after_date,
-        -- an hour of overlap: a batch whose verdict committed while the last build was reading
-        {{ processed_until() }} as processed_until
-    from {{ this }}
-),
+{{ existing_material_sites_and_bounds('demand_date') }}
 
 changed_days as (
     {{ changed_movement_days('(select existing_bounds.processed_until from existing_bounds)') }}
 ),
+{% endif %}
 
-material_site_scopes as (
-    -- the first day recomputed per material-site: its whole history when it is new to the table
-    -- or the calendar grew backwards, else the days after refresh_after_date
-    select
-        active_material_sites.material_id,
-        active_material_sites.site_id,
-        case
-            when
-                existing_material_sites.material_id is null
-                or calendar_bounds.first_date < existing_bounds.first_demand_date
-                then calendar_bounds.first_date
-            else greatest(existing_bounds.refresh_after_date + 1, calendar_bounds.first_date)
-        end as refresh_from_date
-    from active_material_sites
-    cross join calendar_bounds
-    cross join existing_bounds
-    left join existing_material_sites
-        on active_material_sites.material_id = existing_material_sites.material_id
-        and active_material_sites.site_id = existing_material_sites.site_id
-),
+{{ material_site_scopes() }}
 
 days_to_refresh as (
     select
@@ -87,7 +58,7 @@ days_to_refresh as (
         lateral generate_series(
             material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
         ) as scope_days (scope_day)
-
+    {% if is_incremental() %}
     union
 
     -- older days a movement batch touched, within the calendar
@@ -98,20 +69,8 @@ days_to_refresh as (
     from changed_days
     cross join calendar_bounds
     where changed_days.movement_date between calendar_bounds.first_date and calendar_bounds.last_date
+    {% endif %}
 ),
-{% else %}
-days_to_refresh as (
-    select
-        active_material_sites.material_id,
-        active_material_sites.site_id,
-        cast(calendar_days.calendar_day as date) as demand_date
-    from active_material_sites
-    cross join calendar_bounds
-    cross join lateral generate_series(
-        calendar_bounds.first_date, calendar_bounds.last_date, interval '1 day'
-    ) as calendar_days (calendar_day)
-),
-{% endif %}
 
 demand_to_refresh as (
     select

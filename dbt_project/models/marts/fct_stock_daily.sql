@@ -40,20 +40,11 @@ calendar_bounds as (
 ),
 
 {% if is_incremental() %}
-existing_material_sites as (
-    {{ material_sites_in_table() }}
-),
-
-existing_bounds as (
-    select
-        min(stock_date) as first_stock_date,
-        max(stock_date) - {{ var('demand_lookback_days') }} as refresh_after_date,
-        -- an hour of overlap: a batch whose verdict committed while the last build was reading
-        {{ processed_until() }} as processed_until
-    from {{ this }}
-),
+{{ existing_material_sites_and_bounds('stock_date') }}
 
 changed_material_sites as (
+    -- a movement batch since the last build touched one of the older days: every earlier closing
+    -- position of the material-site shifts
     select distinct
         changed_days.material_id,
         changed_days.site_id
@@ -63,43 +54,11 @@ changed_material_sites as (
     cross join existing_bounds
     where changed_days.movement_date <= existing_bounds.refresh_after_date
 ),
-
-material_site_scopes as (
-    -- the first day rewritten per material-site: the whole history when it is new to the table, a
-    -- movement batch touched one of its older days, or the calendar grew backwards (older movements
-    -- arrived); else the days after refresh_after_date. A closing position only depends on the days
-    -- after it, so the positions are reconstructed over these days only: the cost follows them.
-    select
-        active_material_sites.material_id,
-        active_material_sites.site_id,
-        case
-            when
-                existing_material_sites.material_id is null
-                or changed_material_sites.material_id is not null
-                or calendar_bounds.first_date < existing_bounds.first_stock_date
-                then calendar_bounds.first_date
-            else greatest(existing_bounds.refresh_after_date + 1, calendar_bounds.first_date)
-        end as refresh_from_date
-    from active_material_sites
-    cross join calendar_bounds
-    cross join existing_bounds
-    left join existing_material_sites
-        on active_material_sites.material_id = existing_material_sites.material_id
-        and active_material_sites.site_id = existing_material_sites.site_id
-    left join changed_material_sites
-        on active_material_sites.material_id = changed_material_sites.material_id
-        and active_material_sites.site_id = changed_material_sites.site_id
-),
-{% else %}
-material_site_scopes as (
-    select
-        active_material_sites.material_id,
-        active_material_sites.site_id,
-        calendar_bounds.first_date as refresh_from_date
-    from active_material_sites
-    cross join calendar_bounds
-),
 {% endif %}
+
+-- A closing position only depends on the days after it, so the positions are reconstructed over
+-- the rewritten days only: the cost follows them.
+{{ material_site_scopes(whole_history_of='changed_material_sites') }}
 
 movements_zero_filled as (
     select
