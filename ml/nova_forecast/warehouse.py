@@ -670,14 +670,6 @@ def _series_maps(frame: pd.DataFrame, site_cities: pd.Series) -> tuple[pd.Series
     return keys["site_id"].map(site_cities), keys["material_id"]
 
 
-def _panel_drivers(pg: PostgresSettings, panel: Panel, frame: pd.DataFrame, horizon: int) -> Drivers | None:
-    read = read_drivers(pg)
-    if read is None:
-        return None
-    mart, site_cities = read
-    return drivers_for_panel(panel, mart, *_series_maps(frame, site_cities), horizon)
-
-
 def list_runs(pg: PostgresSettings) -> pd.DataFrame:
     """The run registry, newest first: identity, metadata, size and the selection's backtest RMSSE."""
     import psycopg2
