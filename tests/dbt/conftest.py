@@ -6,17 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbt_harness import PROJECT_DIR, run_dbt
-
-OFFLINE_ENV = {
-    # nothing listens on port 1: parse must not need the database
-    "NOVA_DBT_HOST": "127.0.0.1",
-    "NOVA_DBT_PORT": "1",
-    "NOVA_DBT_USER": "nobody",
-    "NOVA_DBT_PASSWORD": "not-a-secret",
-    "NOVA_DBT_DBNAME": "nowhere",
-    "DBT_PROFILES_DIR": str(PROJECT_DIR),
-}
+from dbt_harness import OFFLINE_ENV, run_dbt
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import importlib.util
 import re
 
 import pytest
-from dbt_harness import PROJECT_DIR
+from dbt_harness import OFFLINE_ENV, PROJECT_DIR, run_dbt
 
+from nova_corrente.settings import DBT_RUN_FLAGS
 from nova_forecast.warehouse import FORECAST_INPUTS
 
 STAGING = {
@@ -110,6 +111,21 @@ def test_macros_documented_and_unit_tests_present(manifest):
         ("snap_erp__materials", "snapshots", "timestamp"),
         ("snap_erp__supplier_materials", "snapshots", "timestamp"),
     ]
+
+
+def test_the_platform_runs_skip_unit_tests_that_ci_runs(manifest, tmp_path):
+    """The platform's dbt flags (what the DAG, `nova dbt` and the benches run with) leave the unit
+    tests to CI; the CI harness, like any caller that sets the variable, selects them again."""
+    listed = {}
+    for label, env in (("platform", {**OFFLINE_ENV, **DBT_RUN_FLAGS}), ("ci", OFFLINE_ENV)):
+        result = run_dbt(None, ["ls", "--resource-type", "unit_test", "--resource-type", "model", "--output", "name",
+                                "-q"], tmp_path / label, env_overrides=env)
+        listed[label] = set(result.output.split())
+    unit_tests = {test["name"] for test in manifest["unit_tests"].values()}
+    models = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
+    assert listed["ci"] == unit_tests | models
+    assert listed["platform"] == models
+
 
 
 def test_no_package_dependencies_and_no_secrets():

@@ -4,7 +4,7 @@
 import yaml
 
 from nova_corrente.airflow_env import airflow_env
-from nova_corrente.settings import COMPONENT_ROLES, REPO_ROOT, component_env_prefix
+from nova_corrente.settings import COMPONENT_ROLES, DBT_RUN_FLAGS, REPO_ROOT, component_env_prefix
 
 COMPOSE = REPO_ROOT / "docker-compose.airflow.yml"
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
@@ -36,6 +36,8 @@ def test_compose_configuration_matches_the_local_path(pg, tmp_path):
     assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
     assert env["NOVA_PG_HOST"] == "postgres" and env["NOVA_DBT_HOST"] == "postgres"
+    # dbt runs with the platform's flags on both paths (unit tests in CI only)
+    assert {name: env[name] for name in DBT_RUN_FLAGS} == DBT_RUN_FLAGS
 
 
 def test_compose_takes_secrets_from_the_environment():
