@@ -171,35 +171,30 @@ stock_in_scope as (
 ),
 {% endif %}
 
-stock_days_valued as (
+stock_days as (
     select
-        stock_daily.material_id,
-        stock_daily.site_id,
-        stock_daily.family_id,
-        stock_daily.stock_date,
-        cast(date_trunc('month', stock_daily.stock_date) as date) as month_start_date,
-        stock_daily.quantity_consumed,
-        stock_daily.closing_quantity_on_hand,
-        stock_daily.opening_quantity_on_hand > 0 as is_available,
-        coalesce(items.unit_cost_brl, 0) as unit_cost_brl,
-        stock_daily.source_validated_at
-    from stock_in_scope as stock_daily
-    left join items
-        on stock_daily.material_id = items.material_id
+        material_id,
+        site_id,
+        family_id,
+        stock_date,
+        cast(date_trunc('month', stock_date) as date) as month_start_date,
+        quantity_consumed,
+        closing_quantity_on_hand,
+        opening_quantity_on_hand > 0 as is_available,
+        source_validated_at
+    from stock_in_scope
 ),
 
-demand_when_available as materialized (
+demand_when_available as (
     -- per material-site and month: mean consumption of its available days in the window of months
-    -- (a window frame over its months: every material-site has every month of the calendar).
-    -- Materialized: computed once even when the planner misjudges the rows it joins to (seen: an
-    -- estimate of 1 row made it re-aggregate per stock day, 15 s on a small warehouse)
+    -- (a window frame over its months: every material-site has every month of the calendar)
     select
         material_id,
         site_id,
         month_start_date,
         sum(sum(quantity_consumed) filter (where is_available)) over demand_window
         / nullif(sum(count(*) filter (where is_available)) over demand_window, 0) as avg_daily_demand
-    from stock_days_valued
+    from stock_days
     group by material_id, site_id, month_start_date
     window demand_window as (
         partition by material_id, site_id order by month_start_date asc
@@ -207,22 +202,41 @@ demand_when_available as materialized (
     )
 ),
 
-stockouts_estimated as (
+material_site_months as materialized (
+    -- the mean demand and the material's unit cost per material-site and month, joined to the stock
+    -- days below by all three keys. Materialized: computed once even when the planner misjudges the
+    -- rows it joins to (seen: an estimate of 1 row made it re-aggregate per stock day, 15 s on a
+    -- small warehouse; and the unit cost, joined per stock day, became a nested loop comparing every
+    -- day with every material)
     select
-        stock_days_valued.*,
+        demand_when_available.material_id,
+        demand_when_available.site_id,
+        demand_when_available.month_start_date,
         demand_when_available.avg_daily_demand,
+        coalesce(items.unit_cost_brl, 0) as unit_cost_brl
+    from demand_when_available
+    left join items
+        on demand_when_available.material_id = items.material_id
+),
+
+stockouts_estimated as (
+    -- every stock day has its material-site-month (both come from the same days)
+    select
+        stock_days.*,
+        material_site_months.unit_cost_brl,
+        material_site_months.avg_daily_demand,
         coalesce(
-            stock_days_valued.closing_quantity_on_hand <= 0 and demand_when_available.avg_daily_demand > 0, false
+            stock_days.closing_quantity_on_hand <= 0 and material_site_months.avg_daily_demand > 0, false
         ) as is_stockout_day
-    from stock_days_valued
+    from stock_days
     inner join site_family_scopes
-        on stock_days_valued.site_id = site_family_scopes.site_id
-        and stock_days_valued.family_id = site_family_scopes.family_id
-        and stock_days_valued.month_start_date >= site_family_scopes.refresh_from_month
-    left join demand_when_available
-        on stock_days_valued.material_id = demand_when_available.material_id
-        and stock_days_valued.site_id = demand_when_available.site_id
-        and stock_days_valued.month_start_date = demand_when_available.month_start_date
+        on stock_days.site_id = site_family_scopes.site_id
+        and stock_days.family_id = site_family_scopes.family_id
+        and stock_days.month_start_date >= site_family_scopes.refresh_from_month
+    inner join material_site_months
+        on stock_days.material_id = material_site_months.material_id
+        and stock_days.site_id = material_site_months.site_id
+        and stock_days.month_start_date = material_site_months.month_start_date
 ),
 
 lost_demand_estimated as (

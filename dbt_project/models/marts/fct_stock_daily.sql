@@ -60,12 +60,28 @@ changed_material_sites as (
 -- the rewritten days only: the cost follows them.
 {{ material_site_scopes(whole_history_of='changed_material_sites') }}
 
+days_to_refresh as materialized (
+    -- the rewritten days of each material-site as rows (materialized: the join below matches them on
+    -- all three keys; joined inline, the generated day was left as a filter of a two-key merge
+    -- join, which compared every day with every movement day of its material-site)
+    select
+        material_site_scopes.material_id,
+        material_site_scopes.site_id,
+        cast(scope_days.scope_day as date) as stock_date
+    from material_site_scopes
+    cross join calendar_bounds
+    cross join
+        lateral generate_series(
+            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
+        ) as scope_days (scope_day)
+),
+
 movements_zero_filled as (
     select
         active_material_sites.material_id,
         active_material_sites.site_id,
         active_material_sites.family_id,
-        cast(scope_days.scope_day as date) as stock_date,
+        days_to_refresh.stock_date,
         active_material_sites.quantity_on_hand as current_quantity_on_hand,
         coalesce(daily_movements.quantity_received, 0) as quantity_received,
         coalesce(daily_movements.quantity_consumed, 0) as quantity_consumed,
@@ -76,18 +92,13 @@ movements_zero_filled as (
         coalesce(daily_movements.net_change_quantity, 0) as net_change_quantity,
         coalesce(daily_movements.movement_count, 0) as movement_count
     from active_material_sites
-    inner join material_site_scopes
-        on active_material_sites.material_id = material_site_scopes.material_id
-        and active_material_sites.site_id = material_site_scopes.site_id
-    cross join calendar_bounds
-    cross join
-        lateral generate_series(
-            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
-        ) as scope_days (scope_day)
+    inner join days_to_refresh
+        on active_material_sites.material_id = days_to_refresh.material_id
+        and active_material_sites.site_id = days_to_refresh.site_id
     left join daily_movements
-        on active_material_sites.material_id = daily_movements.material_id
-        and active_material_sites.site_id = daily_movements.site_id
-        and cast(scope_days.scope_day as date) = daily_movements.movement_date
+        on days_to_refresh.material_id = daily_movements.material_id
+        and days_to_refresh.site_id = daily_movements.site_id
+        and days_to_refresh.stock_date = daily_movements.movement_date
 ),
 
 positions_reconstructed as (
