@@ -59,3 +59,18 @@ material_site_scopes as (
     {%- endif %}
 ),
 {%- endmacro %}
+
+{#- The rows of the rewritten days: per material-site of material_site_scopes, every day from its
+    refresh_from_date to the calendar's last day, named `date_column` (a select, for a CTE). -#}
+{% macro material_site_scope_days(date_column) -%}
+    select
+        material_site_scopes.material_id,
+        material_site_scopes.site_id,
+        cast(scope_days.scope_day as date) as {{ date_column }}
+    from material_site_scopes
+    cross join calendar_bounds
+    cross join
+        lateral generate_series(
+            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
+        ) as scope_days (scope_day)
+{%- endmacro %}

@@ -48,16 +48,7 @@ changed_days as (
 {{ material_site_scopes() }}
 
 days_to_refresh as (
-    select
-        material_site_scopes.material_id,
-        material_site_scopes.site_id,
-        cast(scope_days.scope_day as date) as demand_date
-    from material_site_scopes
-    cross join calendar_bounds
-    cross join
-        lateral generate_series(
-            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
-        ) as scope_days (scope_day)
+    {{ material_site_scope_days('demand_date') }}
     {% if is_incremental() %}
     union
 

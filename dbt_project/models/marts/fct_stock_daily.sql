@@ -64,16 +64,7 @@ days_to_refresh as materialized (
     -- the rewritten days of each material-site as rows (materialized: the join below matches them on
     -- all three keys; joined inline, the generated day was left as a filter of a two-key merge
     -- join, which compared every day with every movement day of its material-site)
-    select
-        material_site_scopes.material_id,
-        material_site_scopes.site_id,
-        cast(scope_days.scope_day as date) as stock_date
-    from material_site_scopes
-    cross join calendar_bounds
-    cross join
-        lateral generate_series(
-            material_site_scopes.refresh_from_date, calendar_bounds.last_date, interval '1 day'
-        ) as scope_days (scope_day)
+    {{ material_site_scope_days('stock_date') }}
 ),
 
 movements_zero_filled as (
