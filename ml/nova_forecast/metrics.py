@@ -14,9 +14,10 @@ Row-wise functions take (n, T) arrays where NaN marks a period that does not cou
 
 Why not utilsforecast's losses (a dependency already): they take long data frames and group by
 series and cutoff; the engine scores (series x folds x horizon) arrays for every candidate. On the
-84,000 backtest rows of 1,000 series x 3 folds and every candidate (bench/forecast.py, same run),
-RMSSE here took 0.31 s against 43.9 s for ``utilsforecast.losses.rmsse`` (141x), with the same
-values (largest difference 9e-16, given utilsforecast the history from the first demand, as M5).
+84,000 backtest rows of 1,000 series x 3 folds and every candidate (bench/forecast.py, the run of
+2026-12-01 that models.py quotes), RMSSE here took 0.0094 s against 1.19 s for
+``utilsforecast.losses.rmsse`` (126x), with the same values (largest difference 8.9e-16, given
+utilsforecast the history from the first demand, as M5).
 """
 
 from __future__ import annotations
