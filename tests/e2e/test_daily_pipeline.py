@@ -46,6 +46,18 @@ def _midnight_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
 
 
+def _summary_reorders(text: str) -> dict[tuple[str, str], tuple[str, str, str, str]]:
+    """(material, site) -> (on hand, reorder point, order, service level) as the demo summary prints them."""
+    rows = {}
+    table = text.split("Ten most urgent reorders", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    for line in table:
+        tokens = line.split()
+        site_id = next(token for token in tokens if token.startswith("SITE-"))
+        on_hand, _on_order, reorder_point, order, service_level, _cover = tokens[-6:]
+        rows[(tokens[0], site_id)] = (on_hand, reorder_point, order, service_level)
+    return rows
+
+
 def _query(pg, sql: str, params=None, db: str | None = None):
     with psycopg2.connect(pg.dsn(db or pg.warehouse_db)) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
@@ -178,6 +190,17 @@ def test_first_run_ran_under_the_split_roles(scenario):
     text = summary(pg)
     assert "fct_reorder_points" in text and "fct_forecasts" in text and "user=nova_bi_reader" in text
     assert "forecast_values" not in text.split("Ten most urgent")[0]  # not a published mart: BI cannot see it
+    # one number, one place: the summary's reorders are the mart's rows, as the mart has them
+    shown = _summary_reorders(text)
+    assert shown, text
+    for (material_id, site_id), (on_hand, reorder_point, order, service_level) in shown.items():
+        mart = _query(pg, "select quantity_on_hand, reorder_point, suggested_order_quantity, service_level "
+                          "from marts.fct_reorder_points where material_id = %s and site_id = %s",
+                      (material_id, site_id))
+        assert len(mart) == 1, (material_id, site_id)
+        mart_on_hand, mart_rop, mart_order, mart_level = (float(value) for value in mart[0])
+        assert (on_hand, reorder_point, order, service_level) == (
+            f"{mart_on_hand:.0f}", f"{mart_rop:.1f}", f"{mart_order:.0f}", f"{mart_level:.0%}"), (material_id, site_id)
 
 
 def test_rerunning_the_same_day_leaves_identical_marts(scenario):
