@@ -8,7 +8,8 @@ the demo's. Prints:
   task-instance records;
 * plain `dbt build` of the same models on the same warehouse (the DAG's transform selection and all
   models), as a day later (``age_runs``), the five slowest models of each with their seconds and the
-  summed seconds of models, tests and unit tests (from dbt's run_results.json), and the ratio
+  summed seconds of models and tests (from dbt's run_results.json; the platform's builds leave the
+  unit tests to CI: ``DBT_RUN_FLAGS`` in nova_corrente/settings.py), and the ratio
   transform stage / plain dbt build (the price of per-model tasks). After a first run this is the
   overlap build: the first load's batches are all within the incremental facts' one-hour overlap of
   each other, so the daily facts redo every material-site's history once (what a `nova dbt build`
@@ -45,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from nova_bench import STAGES, age_runs, query  # noqa: E402
+from nova_bench import STAGES, age_runs, query, use_databases  # noqa: E402
 
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
@@ -258,8 +259,7 @@ def plain_builds_only(server, prefix: str) -> int:
     missing = sorted(set(pg.databases) - found)
     if missing:
         raise SystemExit(f"no database {', '.join(missing)}: run bench/scale.py first (it leaves bench_scale<N>_*)")
-    os.environ.update({"NOVA_PG_ERP_DB": pg.erp_db, "NOVA_PG_WAREHOUSE_DB": pg.warehouse_db,
-                       "NOVA_PG_AIRFLOW_DB": pg.airflow_db, "NOVA_PG_DB_PREFIX": ""})
+    use_databases(pg)
     series = query(pg, "select count(*) from marts.fct_reorder_points")[0][0]
     age_runs(pg)
     plain_transform = _dbt(pg, "build", "--exclude", "tag:forecast")

@@ -1,5 +1,5 @@
 {#- The incremental daily facts (fct_demand_daily, fct_stock_daily) decide what to rewrite the same
-    way; these two macros write those CTEs once. The model defines `active_material_sites` and
+    way; these macros write those CTEs once. The model defines `active_material_sites` and
     `calendar_bounds` (first_date, last_date: the movement calendar) before them. -#}
 
 {#- CTEs `existing_material_sites` (the pairs the table holds) and `existing_bounds` (first_date of

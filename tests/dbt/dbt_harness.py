@@ -58,7 +58,6 @@ OFFLINE_ENV = {
 }
 
 
-
 def create_warehouse_tables(pg: PostgresSettings) -> None:
     """raw.erp_* (from the ERP contract), raw.feed_* (from the file loader), audit.load_batches,
     marts.forecast_*; created as the administrator, then given to their schemas' owners with the

@@ -127,7 +127,6 @@ def test_the_platform_runs_skip_unit_tests_that_ci_runs(manifest, tmp_path):
     assert listed["platform"] == models
 
 
-
 def test_no_package_dependencies_and_no_secrets():
     assert not (PROJECT_DIR / "packages.yml").exists()
     assert not (PROJECT_DIR / "dependencies.yml").exists()
