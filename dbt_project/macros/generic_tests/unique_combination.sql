@@ -1,6 +1,7 @@
-{#- Generic test: the combination of `columns` identifies one row (composite primary key).
-    Fails with one row per duplicated combination, with how often it occurs. NULLs in a key column
-    count as a value (pair it with not_null on each column). -#}
+{#- Generic test: the combination of `columns` is the model's composite primary key: every key
+    column is filled and no combination occurs twice. Fails with one row per duplicated or
+    incomplete combination and how often it occurs, so a key needs no separate not_null tests
+    (one scan of the model instead of one per key column). -#}
 {% test unique_combination(model, columns) %}
     {%- set keys = columns | join(', ') -%}
     select
@@ -8,5 +9,9 @@
         count(*) as occurrences
     from {{ model }}
     group by {{ keys }}
-    having count(*) > 1
+    having
+        count(*) > 1
+        {%- for column in columns %}
+        or {{ column }} is null
+        {%- endfor %}
 {% endtest %}

@@ -1,0 +1,41 @@
+"""The project's own generic tests on literal tables: the rows each one returns (dbt fails a test
+that returns rows). Rendered by the real dbt (`dbt compile --inline`) and evaluated by PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from dbt_harness import query, run_dbt
+
+KEYED_ROWS = "(values ('m1', 's1', 1), ('m1', 's2', 2), ('m2', 's1', 3)) as keyed (material_id, site_id, n)"
+
+
+@pytest.fixture(scope="module")
+def unique_combination(pg_module, tmp_path_factory):
+    """The test's SQL for the key (material_id, site_id), rendered once by dbt; returns a function
+    that runs it on a literal table and gives the failing rows."""
+    target = tmp_path_factory.mktemp("dbt_generic_tests")
+    inline = "{{ test_unique_combination(model='__model__', columns=['material_id', 'site_id']) }}"
+    output = run_dbt(pg_module, ["compile", "--quiet", "--inline", inline], target).output
+    sql = output[output.index("select"):].strip()
+    assert sql.count("__model__") == 1, sql
+    return lambda model: query(pg_module, sql.replace("__model__", model))
+
+
+def test_unique_combination_passes_a_complete_unique_key(unique_combination):
+    assert unique_combination(KEYED_ROWS) == []
+
+
+def test_unique_combination_returns_each_duplicated_key_with_its_count(unique_combination):
+    model = KEYED_ROWS.replace("('m2', 's1', 3)", "('m2', 's1', 3), ('m1', 's1', 4), ('m1', 's1', 5)")
+    failures = unique_combination(model)
+    assert failures == [{"material_id": "m1", "site_id": "s1", "occurrences": 3}]
+
+
+@pytest.mark.parametrize("null_row", ["(null, 's1', 4)", "('m3', null, 4)"])
+def test_unique_combination_fails_on_a_null_key_column_even_once(unique_combination, null_row):
+    """The key test stands in for not_null on the key columns: a single row with a NULL key fails."""
+    model = KEYED_ROWS.replace("('m2', 's1', 3)", f"('m2', 's1', 3), {null_row}")
+    failures = unique_combination(model)
+    assert len(failures) == 1
+    assert failures[0]["occurrences"] == 1
+    assert None in (failures[0]["material_id"], failures[0]["site_id"])
