@@ -86,6 +86,32 @@ naive_errors_cumulated as (
     )
 ),
 
+scale_bounds as materialized (
+    -- the two days each scale reads the running sums at (a few per series)
+    select
+        material_id,
+        site_id,
+        forecast_start_date - 1 as demand_date
+    from series_starts
+    union
+    select
+        material_id,
+        site_id,
+        forecast_start_date - 1 - {{ var('demand_history_days') }} as demand_date
+    from series_starts
+),
+
+naive_errors_at_scale_bounds as materialized (
+    -- the running sums on those days only: the joins below then match a few rows per series,
+    -- instead of sorting and scanning every day of the history twice
+    select naive_errors_cumulated.*
+    from naive_errors_cumulated
+    inner join scale_bounds
+        on naive_errors_cumulated.material_id = scale_bounds.material_id
+        and naive_errors_cumulated.site_id = scale_bounds.site_id
+        and naive_errors_cumulated.demand_date = scale_bounds.demand_date
+),
+
 naive_scales as (
     -- per run and series: the mean squared naive error of the `demand_history_days` days before the
     -- forecast start (the history the forecast engine fits on), a difference of running sums
@@ -97,11 +123,11 @@ naive_scales as (
         (scale_end.naive_squared_error_sum - coalesce(scale_start.naive_squared_error_sum, 0))
         / nullif(scale_end.naive_error_count - coalesce(scale_start.naive_error_count, 0), 0) as naive_scale
     from series_starts
-    left join naive_errors_cumulated as scale_end
+    left join naive_errors_at_scale_bounds as scale_end
         on series_starts.material_id = scale_end.material_id
         and series_starts.site_id = scale_end.site_id
         and series_starts.forecast_start_date - 1 = scale_end.demand_date
-    left join naive_errors_cumulated as scale_start
+    left join naive_errors_at_scale_bounds as scale_start
         on series_starts.material_id = scale_start.material_id
         and series_starts.site_id = scale_start.site_id
         and series_starts.forecast_start_date - 1 - {{ var('demand_history_days') }} = scale_start.demand_date
