@@ -281,6 +281,8 @@ def test_build_passes_every_test_and_unit_test(built):
         "reorder_points_textbook_examples", "service_level_z_matches_normal_tables", "forecasts_come_from_the_latest_run",
         "lead_time_statistics_fall_back_to_quoted_below_three_receipts", "demand_statistics_use_the_window_ending_at_the_last_day",
         "material_site_classes_by_hand", "forecast_accuracy_by_hand", "stock_alerts_by_hand", "inventory_kpis_by_hand",
+        "demand_factors_project_the_coming_lead_times_season_and_growth",
+        "rainy_season_profile_smooths_around_the_year_end", "demand_drivers_fill_what_is_not_known_yet",
     }, unit_tests
     assert sum(node.startswith("snapshot.") for node in statuses) == 2
     assert sum(node.startswith("seed.") for node in statuses) == 2
