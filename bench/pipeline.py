@@ -51,7 +51,7 @@ from nova_bench import STAGES, age_runs, query, use_databases  # noqa: E402
 from nova_corrente import airflow_services, db_roles, postgres_server  # noqa: E402
 from nova_corrente.demo import run_logical_date  # noqa: E402
 from nova_corrente.erp_simulator import SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
-from nova_corrente.settings import dbt_env, postgres_settings, share_secrets  # noqa: E402
+from nova_corrente.settings import PostgresSettings, dbt_env, postgres_settings, share_secrets  # noqa: E402
 
 
 def _timed(label: str, results: list, func, *args, **kwargs):
@@ -251,7 +251,7 @@ def _print_plain(plain_transform: DbtTimings, plain_full: DbtTimings) -> None:
           f"{'met' if plain_full.dbt_seconds <= 40 else 'MISSED'} in dbt)")
 
 
-def plain_builds_only(server, prefix: str) -> int:
+def plain_builds_only(server: PostgresSettings, prefix: str) -> int:
     """The plain builds, a day after the last run, and the DAG parse on existing databases."""
     pg = dataclasses.replace(server, erp_db=f"{prefix}erp", warehouse_db=f"{prefix}warehouse",
                              airflow_db=f"{prefix}airflow")

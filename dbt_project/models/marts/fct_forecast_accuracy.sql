@@ -47,14 +47,18 @@ series_starts as (
         run_id,
         material_id,
         site_id,
-        min(forecast_date) as forecast_start_date
+        min(forecast_date) as forecast_start_date,
+        -- the scale's days: the `demand_history_days` (var) days before the forecast start, read as
+        -- the running sums at their last day minus those at the day before their first
+        min(forecast_date) - 1 as scale_end_date,
+        min(forecast_date) - 1 - {{ var('demand_history_days') }} as scale_start_date
     from forecast_values
     group by run_id, material_id, site_id
 ),
 
 history_bounds as (
-    -- the days the scales need: `demand_history_days` (var) before the earliest kept forecast start
-    select min(forecast_start_date) - {{ var('demand_history_days') }} - 1 as first_date
+    -- the days the scales need, from the earliest kept forecast's
+    select min(scale_start_date) as first_date
     from series_starts
 ),
 
@@ -91,13 +95,13 @@ scale_bounds as materialized (
     select
         material_id,
         site_id,
-        forecast_start_date - 1 as demand_date
+        scale_end_date as demand_date
     from series_starts
     union
     select
         material_id,
         site_id,
-        forecast_start_date - 1 - {{ var('demand_history_days') }} as demand_date
+        scale_start_date as demand_date
     from series_starts
 ),
 
@@ -126,11 +130,11 @@ naive_scales as (
     left join naive_errors_at_scale_bounds as scale_end
         on series_starts.material_id = scale_end.material_id
         and series_starts.site_id = scale_end.site_id
-        and series_starts.forecast_start_date - 1 = scale_end.demand_date
+        and series_starts.scale_end_date = scale_end.demand_date
     left join naive_errors_at_scale_bounds as scale_start
         on series_starts.material_id = scale_start.material_id
         and series_starts.site_id = scale_start.site_id
-        and series_starts.forecast_start_date - 1 - {{ var('demand_history_days') }} = scale_start.demand_date
+        and series_starts.scale_start_date = scale_start.demand_date
 ),
 
 errors_computed as (
