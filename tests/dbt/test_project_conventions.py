@@ -3,8 +3,9 @@
 Hub packages such as dbt-project-evaluator cannot be installed here, so the same rules are
 enforced by reading `dbt parse`'s manifest: naming per layer, only staging reads sources (one
 staging model per source table), every model and column documented, every model with a primary-key
-test, sources with freshness, YAML files named after their folder, macros documented, exposures
-owned and reading marts only, snapshots documented. What needs the built warehouse (every built
+test, no test restating a rule its source's contract or DDL keeps, sources with freshness, YAML
+files named after their folder, macros documented, exposures owned and reading marts only,
+snapshots documented. What needs the built warehouse (every built
 column documented, column names by type) is checked in test_dbt_build.py.
 """
 
@@ -126,6 +127,58 @@ def test_every_model_has_a_primary_key_test(manifest):
         single = any({"unique", "not_null"} <= names for names in by_column.values())
         if not (single or combination):
             problems.append(f"{node['name']}: no unique+not_null (or unique_combination) primary-key test")
+    assert not problems, "\n".join(problems)
+
+
+# a staging line `<expression> as <column>`: the staged column and the raw columns it is made of
+STAGED_COLUMN = re.compile(r"^\s*(?P<expression>.+?)\s+as\s+(?P<column>\w+),?\s*$")
+# data tests that restate a contract column's own rule: NOT NULL, allowed codes, bounds
+CONTRACT_RULE_TESTS = {
+    "not_null": lambda column: not column.nullable,
+    "accepted_values": lambda column: bool(column.allowed),
+    "values_between": lambda column: column.bound is not None,
+}
+
+
+def _contract_columns_of_staging(node: dict, contract) -> dict[str, str]:
+    """staged column -> the contract column it is cast from (`cast(category as text) as family_category`)."""
+    names = set(contract.column_names)
+    staged: dict[str, str] = {name: name for name in names}
+    for line in node["raw_code"].splitlines():
+        match = STAGED_COLUMN.match(line)
+        if match:
+            raw = [word for word in re.findall(r"\w+", match["expression"]) if word in names]
+            if raw:
+                staged[match["column"]] = raw[0]
+    return staged
+
+
+def test_no_data_test_restates_a_rule_kept_elsewhere(manifest):
+    """One rule, one place: a raw table's rules are its contract's (nova_corrente/contracts), checked on
+    every row by the raw gate before staging shows it; the audit and forecast tables' rules are their
+    DDL's constraints. So no source carries a data test, and no staging test restates its contract's
+    NOT NULL, codes or bounds on a column outside the key (the key's test checks staging's own work:
+    one row per key after the latest-version choice)."""
+    from nova_corrente.contracts import erp, feeds
+
+    contracts = {contract.staging_model: contract for contract in (*erp.TABLES, *feeds.FEEDS)}
+    assert all(contracts), "every contract names its staging model"
+    problems = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or node["package_name"] != "nova_corrente":
+            continue
+        parents = node["depends_on"]["nodes"]
+        if any(parent.startswith("source.") for parent in parents):
+            problems.append(f"{node['name']}: a data test on a source")
+        attached = manifest["nodes"].get(node.get("attached_node") or "")
+        name = (node.get("test_metadata") or {}).get("name", "")
+        if not attached or attached["name"] not in contracts or name not in CONTRACT_RULE_TESTS:
+            continue
+        contract = contracts[attached["name"]]
+        raw = _contract_columns_of_staging(attached, contract).get(node.get("column_name") or "")
+        if raw and raw not in contract.key and CONTRACT_RULE_TESTS[name](contract.column(raw)):
+            problems.append(f"{node['name']}: restates the rule of {contract.name}.{raw} (its contract, "
+                            "checked by the raw gate)")
     assert not problems, "\n".join(problems)
 
 
