@@ -11,7 +11,9 @@ own *nominal* level, set on the backtest itself, split-conformal style:
 2. for every demand class and target (80 % and 95 % intervals; 90/95/99 % one-sided service-level
    quantiles) the nominal level is the one, on a fine grid, whose held-out coverage over all the
    class's series and folds is closest to the target (the narrower one on ties);
-3. the forecast's intervals use the class's nominal level on the errors of all folds.
+3. the forecast's intervals use the class's nominal level on the same samples: the quantile of the
+   errors of all folds but one, averaged over the fold left out (nova_forecast.engine._error_shifts),
+   so the interval is built from as many errors as the level was calibrated on.
 
 Coverage = share of actuals with ``lo <= y <= hi`` (two-sided) or ``y <= q`` (one-sided), bounds
 built as the forecast builds them (clipped at 0, ``lo <= yhat <= hi``; for series of whole units the

@@ -79,20 +79,21 @@ def test_forecast_intervals_are_calibrated_and_nested():
 
 
 def test_calibrated_intervals_cover_their_share_of_future_demand():
-    """40 series of Poisson demand (6 a day): the 80 % and 95 % intervals of the next 14 days,
-    calibrated on the backtest only, cover demand drawn afterwards from the same process (560 days: a
-    binomial standard error of 1.7 and 0.9 points): the 80 % interval within 5 points, the 95 % one
-    at least 92 %. Measured: 83.2 % and 98.4 % (uncalibrated 83.2 % and 94.6 %): on whole units the
-    95 % interval over-covers, an open point of issue 11 (part 5 asks for 95 +/- 3)."""
+    """120 series of Poisson demand (6 a day): the 80 % and 95 % intervals of the next 14 days,
+    calibrated on the backtest only, cover demand drawn afterwards from the same process (1,680 days:
+    a binomial standard error of 1.0 and 0.5 points) within 3 points of 80 % and 95 %. Measured:
+    81.0 % and 96.0 % (uncalibrated: 82.1 % and 93.2 %). Before the final interval was built from
+    the same leave-one-fold-out samples as the calibration, the 95 % interval took the calibrated
+    level (0.999) on all the errors at once and covered 98.4 % (40 series)."""
     rng = np.random.default_rng(11)
     history, future = 200, 14
-    draws = {f"s{number:02d}": rng.poisson(6.0, history + future).astype(float) for number in range(40)}
+    draws = {f"s{number:03d}": rng.poisson(6.0, history + future).astype(float) for number in range(120)}
     frame = pd.concat(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2024-01-01", periods=history),
                                     "y": values[:history]}) for uid, values in draws.items())
     fc = forecast(frame, EngineConfig(horizon=future, models=("mean", "ses"))).forecasts.sort_values(["unique_id", "ds"])
-    assert len(fc) == 40 * future
+    assert len(fc) == 120 * future
     actual = np.concatenate([draws[uid][history:] for uid in fc["unique_id"].unique()])
     covered_80 = np.mean((fc["yhat_lo_80"].to_numpy() <= actual) & (actual <= fc["yhat_hi_80"].to_numpy()))
     covered_95 = np.mean((fc["yhat_lo_95"].to_numpy() <= actual) & (actual <= fc["yhat_hi_95"].to_numpy()))
-    assert 0.75 <= covered_80 <= 0.85, covered_80
-    assert covered_95 >= 0.92, covered_95
+    assert abs(covered_80 - 0.80) <= 0.03, covered_80
+    assert abs(covered_95 - 0.95) <= 0.03, covered_95
