@@ -39,3 +39,25 @@ def test_unique_combination_fails_on_a_null_key_column_even_once(unique_combinat
     assert len(failures) == 1
     assert failures[0]["occurrences"] == 1
     assert None in (failures[0]["material_id"], failures[0]["site_id"])
+
+
+@pytest.fixture(scope="module")
+def not_null_columns(pg_module, tmp_path_factory):
+    """The test's SQL for the columns (material_id, n), rendered once by dbt."""
+    target = tmp_path_factory.mktemp("dbt_generic_tests_not_null")
+    inline = "{{ test_not_null_columns(model='__model__', columns=['material_id', 'n']) }}"
+    output = run_dbt(pg_module, ["compile", "--quiet", "--inline", inline], target).output
+    sql = output[output.index("with"):].strip()
+    assert sql.count("__model__") == 1, sql
+    return lambda model: query(pg_module, sql.replace("__model__", model))
+
+
+def test_not_null_columns_passes_filled_columns_and_ignores_the_others(not_null_columns):
+    assert not_null_columns(KEYED_ROWS.replace("('m2', 's1', 3)", "('m2', null, 3)")) == []
+
+
+def test_not_null_columns_names_each_column_with_nulls_and_counts_them(not_null_columns):
+    model = KEYED_ROWS.replace("('m2', 's1', 3)", "('m2', 's1', null), (null, 's1', null), ('m3', 's1', null)")
+    failures = not_null_columns(model)
+    assert sorted(failures, key=lambda row: row["column_name"]) == [
+        {"column_name": "material_id", "null_rows": 1}, {"column_name": "n", "null_rows": 3}]

@@ -316,9 +316,13 @@ def test_invalid_service_levels_give_null_and_fail_the_tests(built, pg_module, t
     assert rows["MAT-Z"]["reorder_point"] == Decimal("0")   # bronze still fine
     tested = run_dbt(pg_module, ["test", "--select", "fct_reorder_points"], target_path, check=False)
     assert tested.returncode != 0
-    failing = {node.split(".")[2] for node, status in tested.statuses().items() if status == "fail"}
-    assert {"not_null_fct_reorder_points_service_level", "not_null_fct_reorder_points_service_level_z",
-            "not_null_fct_reorder_points_safety_stock", "not_null_fct_reorder_points_reorder_point"} <= failing
+    failed = [result for result in tested.run_results["results"] if result["status"] == "fail"]
+    not_null = [result for result in failed if ".not_null_columns_fct_reorder_points_" in result["unique_id"]]
+    assert len(not_null) == 1, [result["unique_id"] for result in failed]
+    # the test names each column with NULLs (its rows: column_name, null_rows)
+    null_columns = {row["column_name"]: row["null_rows"] for row in query(pg_module, not_null[0]["compiled_code"])}
+    assert {"service_level", "service_level_z", "safety_stock", "reorder_point"} <= set(null_columns)
+    assert null_columns["service_level"] == 2 and null_columns["reorder_point"] == 4   # silver; silver and gold
     # back to the committed seed
     run_dbt(pg_module, ["seed", "--select", "service_levels"], target_path)
     run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
