@@ -38,7 +38,7 @@
 --                    short of its target on intermittent demand (and, with growing demand and
 --                    undershoot, on smooth demand too); the empirical quantile keeps it.
 --   Invalid inputs (a service level outside (0, 1), a missing seed row) give NULL reorder points,
---   which the not_null tests of the model fail on.
+--   which the model's not_null_columns test fails on.
 --   inventory_position = quantity_on_hand + quantity_on_order (open purchase orders)
 --   suggested_order_quantity = ceil(reorder_point + d * review_period_days - inventory_position)
 --                              when inventory_position < reorder_point, else 0 (order up to the
