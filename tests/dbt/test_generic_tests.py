@@ -3,22 +3,28 @@ that returns rows). Rendered by the real dbt (`dbt compile --inline`) and evalua
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from dbt_harness import query, run_dbt
 
 KEYED_ROWS = "(values ('m1', 's1', 1), ('m1', 's2', 2), ('m2', 's1', 3)) as keyed (material_id, site_id, n)"
 
 
+def rendered_test(pg, target, call: str):
+    """The SQL of a generic test ``call`` on the placeholder model ``__model__``, rendered once by the
+    real dbt; returns a function that runs it on a literal table and gives the failing rows."""
+    output = run_dbt(pg, ["compile", "--quiet", "--inline", "{{ " + call + " }}"], target).output
+    sql = output[re.search(r"^\s*(with|select)\b", output, re.MULTILINE).start():].strip()
+    assert sql.count("__model__") == 1, sql
+    return lambda model: query(pg, sql.replace("__model__", model))
+
+
 @pytest.fixture(scope="module")
 def unique_combination(pg_module, tmp_path_factory):
-    """The test's SQL for the key (material_id, site_id), rendered once by dbt; returns a function
-    that runs it on a literal table and gives the failing rows."""
-    target = tmp_path_factory.mktemp("dbt_generic_tests")
-    inline = "{{ test_unique_combination(model='__model__', columns=['material_id', 'site_id']) }}"
-    output = run_dbt(pg_module, ["compile", "--quiet", "--inline", inline], target).output
-    sql = output[output.index("select"):].strip()
-    assert sql.count("__model__") == 1, sql
-    return lambda model: query(pg_module, sql.replace("__model__", model))
+    """The primary-key test of (material_id, site_id)."""
+    return rendered_test(pg_module, tmp_path_factory.mktemp("dbt_generic_tests"),
+                         "test_unique_combination(model='__model__', columns=['material_id', 'site_id'])")
 
 
 def test_unique_combination_passes_a_complete_unique_key(unique_combination):
@@ -43,13 +49,9 @@ def test_unique_combination_fails_on_a_null_key_column_even_once(unique_combinat
 
 @pytest.fixture(scope="module")
 def not_null_columns(pg_module, tmp_path_factory):
-    """The test's SQL for the columns (material_id, n), rendered once by dbt."""
-    target = tmp_path_factory.mktemp("dbt_generic_tests_not_null")
-    inline = "{{ test_not_null_columns(model='__model__', columns=['material_id', 'n']) }}"
-    output = run_dbt(pg_module, ["compile", "--quiet", "--inline", inline], target).output
-    sql = output[output.index("with"):].strip()
-    assert sql.count("__model__") == 1, sql
-    return lambda model: query(pg_module, sql.replace("__model__", model))
+    """The required-columns test of (material_id, n)."""
+    return rendered_test(pg_module, tmp_path_factory.mktemp("dbt_generic_tests_not_null"),
+                         "test_not_null_columns(model='__model__', columns=['material_id', 'n'])")
 
 
 def test_not_null_columns_passes_filled_columns_and_ignores_the_others(not_null_columns):
