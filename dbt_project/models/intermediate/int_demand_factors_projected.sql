@@ -80,8 +80,11 @@ factors_computed as (
             / series_lead_times.lead_time_days
         )
         / series_lead_times.window_demand_factor
+        -- in double precision: numeric power() with a fractional exponent costs half the model's
+        -- time (1.7-1.8 s -> 0.7-1.0 s on the demo's 129,210 rows), and the factor is kept to 6
+        -- decimals (identical output on the demo warehouse, every row)
         * power(
-            1 + series_lead_times.annual_growth_rate,
+            cast(1 + series_lead_times.annual_growth_rate as double precision),
             (
                 window_starts.calendar_date - series_lead_times.window_start_date
                 + series_lead_times.lead_time_days / 2.0 - series_lead_times.window_middle_day
