@@ -138,6 +138,7 @@ CONTRACT_RULE_TESTS = {
     "accepted_values": lambda column: bool(column.allowed),
     "values_between": lambda column: column.bound is not None,
 }
+CONTRACT_RULE_TESTS["not_null_columns"] = CONTRACT_RULE_TESTS["not_null"]
 
 
 def _contract_columns_of_staging(node: dict, contract) -> dict[str, str]:
@@ -175,10 +176,14 @@ def test_no_data_test_restates_a_rule_kept_elsewhere(manifest):
         if not attached or attached["name"] not in contracts or name not in CONTRACT_RULE_TESTS:
             continue
         contract = contracts[attached["name"]]
-        raw = _contract_columns_of_staging(attached, contract).get(node.get("column_name") or "")
-        if raw and raw not in contract.key and CONTRACT_RULE_TESTS[name](contract.column(raw)):
-            problems.append(f"{node['name']}: restates the rule of {contract.name}.{raw} (its contract, "
-                            "checked by the raw gate)")
+        staged = _contract_columns_of_staging(attached, contract)
+        rule = CONTRACT_RULE_TESTS[name]
+        # not_null_columns tests several columns at once: each of them is checked like a not_null test
+        columns = node["test_metadata"]["kwargs"]["columns"] if name == "not_null_columns" else [node.get("column_name")]
+        for raw in (staged.get(column or "") for column in columns):
+            if raw and raw not in contract.key and rule(contract.column(raw)):
+                problems.append(f"{node['name']}: restates the rule of {contract.name}.{raw} (its contract, "
+                                "checked by the raw gate)")
     assert not problems, "\n".join(problems)
 
 
