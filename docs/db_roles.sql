@@ -112,12 +112,17 @@ create schema if not exists marts authorization nova_transformer;
 alter schema marts owner to nova_transformer;
 create schema if not exists snapshots authorization nova_transformer;
 alter schema snapshots owner to nova_transformer;
+create schema if not exists intermediate_replay authorization nova_transformer;
+alter schema intermediate_replay owner to nova_transformer;
+create schema if not exists marts_replay authorization nova_transformer;
+alter schema marts_replay owner to nova_transformer;
 create schema if not exists forecast_staging authorization nova_forecaster;
 alter schema forecast_staging owner to nova_forecaster;
 grant usage on schema raw, audit to nova_transformer;
 grant select on all tables in schema raw, audit to nova_transformer;
 alter default privileges for role nova_loader in schema raw, audit grant select on tables to nova_transformer;
 grant usage on schema marts to nova_forecaster, nova_bi_reader;
+grant usage on schema marts_replay to nova_forecaster;
 -- The forecast task's tables (nova_forecast.warehouse). Created by the platform's setup
 -- (nova_corrente.db_roles: owned by nova_forecaster, which may not create tables itself) or by
 -- ensure_forecast_tables for a login that may.
@@ -178,9 +183,29 @@ create table if not exists forecast_staging.forecast_parts (
     payload       bytea not null,  -- the shard's backtest and fits (zlib-compressed pickle)
     primary key (run_id, shard)
 );
+-- The weekly replay's evidence (nova_corrente.reorder_replay): per active material-site and
+-- reorder-point method, how the method's reorder point as of `as_of_date` fared over the days after
+-- it. Created by the platform's setup (nova_corrente.db_roles: owned by nova_forecaster, read by
+-- dbt through stg_replay__reorder_point_replays). Replaced whole by each replay.
+create table if not exists marts.reorder_point_replays (
+    material_id          text not null,
+    site_id              text not null,
+    method               text not null check (method in ('empirical_ltd', 'seasonal_ltd')),
+    as_of_date           date not null,
+    replay_days          integer not null check (replay_days > 0),
+    lead_time_draws      integer not null check (lead_time_draws > 0),
+    service_level        numeric(6, 5) not null check (service_level > 0 and service_level < 1),
+    cycles               integer not null check (cycles >= 0),
+    stockout_cycles      integer not null check (stockout_cycles >= 0 and stockout_cycles <= cycles),
+    average_on_hand      double precision not null check (average_on_hand >= 0),
+    average_reorder_point double precision not null,
+    replayed_at          timestamptz not null,
+    primary key (material_id, site_id, method)
+);
 alter table marts.forecast_runs owner to nova_forecaster;
 alter table marts.forecast_values owner to nova_forecaster;
-grant select on marts.forecast_runs, marts.forecast_values to nova_transformer;
+alter table marts.reorder_point_replays owner to nova_forecaster;
+grant select on marts.forecast_runs, marts.forecast_values, marts.reorder_point_replays to nova_transformer;
 do $owners$
 declare
     item record;
@@ -192,11 +217,11 @@ begin
                wanted.owner_name
         from pg_catalog.pg_class as relation
         join pg_catalog.pg_namespace as schema on schema.oid = relation.relnamespace
-        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
+        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('intermediate_replay', 'nova_transformer'), ('marts_replay', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
             on wanted.schema_name = schema.nspname
         where relation.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and relation.relowner <> wanted.owner_name::regrole
-          and format('%s.%s', schema.nspname, relation.relname) not in ('marts.forecast_runs', 'marts.forecast_values')
+          and format('%s.%s', schema.nspname, relation.relname) not in ('marts.forecast_runs', 'marts.forecast_values', 'marts.reorder_point_replays')
           -- a sequence owned by a column follows its table
           and not (relation.relkind = 'S' and exists (
               select from pg_catalog.pg_depend as dep
@@ -205,7 +230,7 @@ begin
         select format('type %I.%I', schema.nspname, type.typname), wanted.owner_name
         from pg_catalog.pg_type as type
         join pg_catalog.pg_namespace as schema on schema.oid = type.typnamespace
-        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
+        join (values ('raw', 'nova_loader'), ('audit', 'nova_loader'), ('staging', 'nova_transformer'), ('intermediate', 'nova_transformer'), ('marts', 'nova_transformer'), ('snapshots', 'nova_transformer'), ('intermediate_replay', 'nova_transformer'), ('marts_replay', 'nova_transformer'), ('forecast_staging', 'nova_forecaster')) as wanted (schema_name, owner_name)
             on wanted.schema_name = schema.nspname
         where type.typtype in ('e', 'd', 'r') and type.typowner <> wanted.owner_name::regrole
     loop

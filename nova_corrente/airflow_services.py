@@ -99,14 +99,14 @@ def last_run_state(pg: PostgresSettings, logical_date: str) -> str | None:
     return row[0] if row else None
 
 
-def dags_test(pg: PostgresSettings, logical_date: str, log_file: Path | None = None) -> int:
-    """Run the daily DAG once through Airflow (`airflow dags test`); returns the exit code.
+def dags_test(pg: PostgresSettings, logical_date: str, log_file: Path | None = None, dag_id: str = DAG_ID) -> int:
+    """Run a DAG (default: the daily one) once through Airflow (`airflow dags test`); returns the exit code.
 
     Without the DAG's deadline alert: an in-process run has no scheduler to watch a deadline, and
     Airflow 3.3's ``dag.test()`` fails when the run ends on a DAG that has one (it looks the
     deadline alerts up by the DAG's unserialised alert objects instead of their ids).
     """
-    args = [_airflow_bin(), "dags", "test", DAG_ID, logical_date]
+    args = [_airflow_bin(), "dags", "test", dag_id, logical_date]
     env = {**_env(pg), "NOVA_ALERT_DEADLINE": "off"}
     if log_file:
         log_file.parent.mkdir(parents=True, exist_ok=True)

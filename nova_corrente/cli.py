@@ -127,6 +127,26 @@ def _docs(_: argparse.Namespace) -> int:
     return code
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """The weekly replay by hand: the reorder points as of ``--days-back`` days ago, then both
+    empirical methods replayed over the demand since (what the DAG nova_corrente_reorder_replay runs)."""
+    from nova_corrente import postgres_server, reorder_replay
+
+    pg = postgres_server.ensure_running()
+    reason = reorder_replay.not_ready(pg, args.days_back)
+    if reason:
+        print(f"nothing to replay yet: {reason}")
+        return 0
+    built = reorder_replay.build_as_of(pg, args.days_back)
+    replayed = reorder_replay.replay_methods(pg, args.lead_time_draws)
+    print(f"as-of build ({built['days_back']} days back) in {built['seconds']} s; replayed "
+          f"{replayed['material_sites']} material-sites over {replayed['replay_days']} days after "
+          f"{replayed['as_of_date']}: cycle service level {replayed['cycle_service_level']}")
+    print("fct_reorder_points uses the evidence from its next build (the daily run, or: nova dbt run --select "
+          "fct_reorder_points+)")
+    return 0
+
+
 def _summary(args: argparse.Namespace) -> int:
     """The latest run report (``$NOVA_HOME/reports/latest.md``); the marts summary with ``--marts``."""
     from nova_corrente.demo import summary
@@ -164,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_dbt)
     sub.add_parser("docs", help="generate the dbt docs site (offline)").set_defaults(func=_docs)
+    replay = sub.add_parser(
+        "replay", help="replay both empirical reorder-point methods over the last year (the weekly DAG's job)")
+    replay.add_argument("--days-back", type=int, default=365, help="as-of date: days before the last movement date")
+    replay.add_argument("--lead-time-draws", type=int, default=10, help="lead-time draws per material-site")
+    replay.set_defaults(func=_replay)
     summary = sub.add_parser("summary", help="print the latest run report (or, with --marts, the marts summary)")
     summary.add_argument("--marts", action="store_true", help="rows per mart and the most urgent reorders instead")
     summary.set_defaults(func=_summary)

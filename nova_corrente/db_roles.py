@@ -16,8 +16,10 @@ nova_transformer   CONNECT + TEMP ``warehouse``; reads ``raw``/``audit`` (also t
                    statement_timeout / temp_file_limit: a runaway model cannot fill the disk.
 nova_forecaster    CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the marts the forecast
                    reads (``nova_forecast.warehouse.FORECAST_INPUTS``: demand, reorder points,
-                   drivers, sites; dbt ``grants``); owns ``marts.forecast_runs`` and ``marts.forecast_values``
-                   (created by setup: it may not create anything else in ``marts``) and the schema
+                   drivers, sites; dbt ``grants``); owns ``marts.forecast_runs``,
+                   ``marts.forecast_values`` and ``marts.reorder_point_replays`` (the weekly replay's
+                   evidence; it reads the as-of reorder points in ``marts_replay``) (created by
+                   setup: it may not create anything else in ``marts``) and the schema
                    ``forecast_staging`` (a sharded run's shards before it is published; no one
                    else has USAGE on it).
 nova_bi_reader     CONNECT ``warehouse``; USAGE on ``marts``; SELECT on the published marts (dbt
@@ -67,11 +69,17 @@ SCHEMA_OWNERS: dict[str, str] = {
     "intermediate": TRANSFORMER,
     "marts": TRANSFORMER,
     "snapshots": TRANSFORMER,
+    # the reorder points as they were a year ago, for the weekly replay (nova_corrente.reorder_replay)
+    "intermediate_replay": TRANSFORMER,
+    "marts_replay": TRANSFORMER,
     # the forecast shards before their run is published (ml/nova_forecast/forecast_tables.sql)
     "forecast_staging": FORECASTER,
 }
 #: tables of the forecaster inside ``marts`` (ml/nova_forecast/forecast_tables.sql), created by setup
 FORECAST_TABLES: tuple[str, ...] = ("marts.forecast_runs", "marts.forecast_values")
+#: the weekly replay's evidence (nova_corrente/reorder_replay.sql), written by the forecaster too
+REPLAY_TABLES: tuple[str, ...] = ("marts.reorder_point_replays",)
+FORECASTER_TABLES: tuple[str, ...] = FORECAST_TABLES + REPLAY_TABLES
 
 #: per-role settings that protect the server (``ALTER ROLE ... SET``); everything else is reset
 ROLE_SETTINGS: dict[str, dict[str, str]] = {
@@ -210,6 +218,11 @@ def forecast_tables_ddl() -> str:
     return (Path(spec.submodule_search_locations[0]) / "forecast_tables.sql").read_text()
 
 
+def replay_tables_ddl() -> str:
+    """The replay's table (``nova_corrente/reorder_replay.sql``), read without importing numpy."""
+    return (Path(__file__).with_name("reorder_replay.sql")).read_text()
+
+
 def _warehouse_sql(database: str) -> list[str]:
     loader, transformer, forecaster, bi = (_ident(r) for r in (LOADER, TRANSFORMER, FORECASTER, BI_READER))
     statements = [
@@ -228,13 +241,16 @@ def _warehouse_sql(database: str) -> list[str]:
         f"grant select on all tables in schema raw, audit to {transformer};",
         f"alter default privileges for role {loader} in schema raw, audit grant select on tables to {transformer};",
         f"grant usage on schema marts to {forecaster}, {bi};",
+        # the replay reads the as-of reorder points (dbt grants SELECT on the two tables it reads)
+        f"grant usage on schema marts_replay to {forecaster};",
         # the forecaster's tables: created here (it may not create tables), owned by it, read by dbt
         forecast_tables_ddl().strip(),
-        *(f"alter table {table} owner to {forecaster};" for table in FORECAST_TABLES),
-        f"grant select on {', '.join(FORECAST_TABLES)} to {transformer};",
+        replay_tables_ddl().strip(),
+        *(f"alter table {table} owner to {forecaster};" for table in FORECASTER_TABLES),
+        f"grant select on {', '.join(FORECASTER_TABLES)} to {transformer};",
         # objects created by another login (a warehouse from before the roles, a manual fix) go to
         # the schema's owner
-        _converge_owners_sql(SCHEMA_OWNERS, keep=FORECAST_TABLES),
+        _converge_owners_sql(SCHEMA_OWNERS, keep=FORECASTER_TABLES),
     ]
     return statements
 

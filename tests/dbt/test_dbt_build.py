@@ -283,6 +283,7 @@ def test_build_passes_every_test_and_unit_test(built):
         "material_site_classes_by_hand", "forecast_accuracy_by_hand", "stock_alerts_by_hand", "inventory_kpis_by_hand",
         "demand_factors_project_the_coming_lead_times_season_and_growth",
         "rainy_season_profile_smooths_around_the_year_end", "demand_drivers_fill_what_is_not_known_yet",
+        "reorder_point_method_chosen_by_replay_evidence",
     }, unit_tests
     assert sum(node.startswith("snapshot.") for node in statuses) == 2
     assert sum(node.startswith("seed.") for node in statuses) == 2

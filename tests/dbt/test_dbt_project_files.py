@@ -9,6 +9,7 @@ import re
 import pytest
 from dbt_harness import OFFLINE_ENV, PROJECT_DIR, run_dbt
 
+from nova_corrente.reorder_replay import REPLAY_INPUTS
 from nova_corrente.settings import DBT_RUN_FLAGS
 from nova_forecast.warehouse import FORECAST_INPUTS
 
@@ -58,7 +59,8 @@ def test_parse_works_offline_and_lists_every_layer(manifest):
         else:
             assert node["config"]["materialized"] in ("table", "incremental"), name
             # BI reads every published mart, the forecaster what the forecast task reads
-            readers = ["nova_bi_reader", "nova_forecaster"] if f"marts.{name}" in FORECAST_INPUTS else ["nova_bi_reader"]
+            forecaster_reads = f"marts.{name}" in FORECAST_INPUTS + REPLAY_INPUTS
+            readers = ["nova_bi_reader", "nova_forecaster"] if forecaster_reads else ["nova_bi_reader"]
             assert sorted(node["config"]["grants"]["select"]) == readers, name
             assert node["config"]["indexes"], f"{name} has no index"
         # only staging reads sources

@@ -327,3 +327,106 @@ def test_invalid_service_levels_give_null_and_fail_the_tests(built, pg_module, t
     run_dbt(pg_module, ["seed", "--select", "service_levels"], target_path)
     run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
     assert _reorder_points(pg_module) == built["seasonal"]
+
+
+# -- the weekly replay: the as-of build, the evidence and the choice it feeds ----------------------
+
+REPLAY_DAYS_BACK = 20   # the as-of build sees 100 days (enough for both empirical methods)
+
+
+def test_replay_builds_the_reorder_points_of_a_past_day_beside_the_live_marts_and_replays_both(built, pg_module):
+    from nova_corrente import reorder_replay
+
+    # 120 days of demand: a replay 120 days back would have no history before its as-of date
+    assert reorder_replay.not_ready(pg_module, 120) == (
+        "marts.fct_demand_daily covers 120 days (2024-01-01 .. 2024-04-29); the replay needs more than 120 "
+        "(the days back) to have a history before its as-of date")
+    assert reorder_replay.not_ready(pg_module, REPLAY_DAYS_BACK) is None
+    live_before = query(pg_module, "select * from marts.fct_reorder_point_outlook order by 1, 2, 3")
+    reorder_replay.build_as_of(pg_module, REPLAY_DAYS_BACK)
+    # the as-of build ends 20 days before the last movement date (2024-04-29) and stays in its schemas
+    assert query(pg_module, "select max(demand_date) as last from intermediate_replay.int_demand_aggregated_to_daily"
+                 ) == [{"last": date(2024, 4, 9)}]
+    assert query(pg_module, "select min(outlook_date) as first from marts_replay.fct_reorder_point_outlook"
+                 ) == [{"first": date(2024, 4, 10)}]
+    assert _reorder_points(pg_module) == built["seasonal"]
+    assert query(pg_module, "select * from marts.fct_reorder_point_outlook order by 1, 2, 3") == live_before
+    as_of = {row["material_id"]: row for row in query(pg_module, "select * from marts_replay.fct_reorder_points")}
+    assert as_of["MAT-S"]["demand_days"] == 100 and built["seasonal"]["MAT-S"]["demand_days"] == 120
+    seasonal = sorted(material for material, row in as_of.items() if row["method"] == "seasonal_ltd")
+    assert seasonal == ["MAT-E", "MAT-I", "MAT-L", "MAT-S"]
+
+    summary = reorder_replay.replay_methods(pg_module)   # as the forecaster
+    assert (summary["as_of_date"], summary["replay_days"], summary["material_sites"]) == ("2024-04-09", 20, 4)
+    rows = query(pg_module, "select * from marts.reorder_point_replays order by material_id, method")
+    assert [(row["material_id"], row["method"]) for row in rows] == [
+        (material, method) for material in seasonal for method in ("empirical_ltd", "seasonal_ltd")]
+    assert {(row["as_of_date"], row["replay_days"], row["lead_time_draws"]) for row in rows} == {
+        (date(2024, 4, 9), 20, reorder_replay.DEFAULT_LEAD_TIME_DRAWS)}
+    # without a weather feed or growth the seasonal outlook is the empirical quantile every day, so
+    # the two methods' evidence is the same, cycle for cycle
+    by_method = {(row["material_id"], row["method"]): row for row in rows}
+    fields = ["cycles", "stockout_cycles", "average_on_hand", "average_reorder_point"]
+    for material in seasonal:
+        empirical, moved = by_method[(material, "empirical_ltd")], by_method[(material, "seasonal_ltd")]
+        assert [empirical[f] for f in fields] == [moved[f] for f in fields], material
+        assert empirical["average_reorder_point"] == float(as_of[material]["cycle_demand_quantile"])
+    assert by_method[("MAT-S", "empirical_ltd")]["cycles"] > 0
+
+
+def test_fct_reorder_points_takes_the_method_the_replay_found_best(built, pg_module, target_path):
+    """MAT-S: empirical_ltd kept the target with less stock -> empirical_ltd (the empirical rule's
+    reorder point). MAT-I: seasonal_ltd kept it, empirical_ltd did not -> seasonal_ltd. MAT-E: its
+    evidence is for another target service level -> the demand class decides. MAT-Z (no demand,
+    normal) is never replaced. Then without evidence everything is back to the demand classes."""
+    seasonal = built["seasonal"]
+    evidence = []
+    for material, method, csl, on_hand, level in (
+        ("MAT-S", "empirical_ltd", 0.99, 10.0, None), ("MAT-S", "seasonal_ltd", 0.99, 11.0, None),
+        ("MAT-I", "empirical_ltd", 0.50, 1.0, None), ("MAT-I", "seasonal_ltd", 0.99, 2.0, None),
+        ("MAT-E", "empirical_ltd", 0.99, 1.0, 0.5), ("MAT-E", "seasonal_ltd", 0.50, 2.0, 0.5),
+        ("MAT-Z", "empirical_ltd", 0.99, 1.0, None), ("MAT-Z", "seasonal_ltd", 0.99, 2.0, None),
+    ):
+        row = seasonal[material]
+        evidence.append((material, row["site_id"], method, level or row["service_level"], 1000,
+                         round(1000 * (1 - csl)), on_hand))
+    loader = Loader(pg_module)
+    try:
+        loader.execute("delete from marts.reorder_point_replays")
+        for material, site, method, level, cycles, stockouts, on_hand in evidence:
+            loader.execute(
+                "insert into marts.reorder_point_replays values (%s, %s, %s, '2024-04-09', 20, 10, %s, %s, %s, %s,"
+                " 1.0, now())", (material, site, method, level, cycles, stockouts, on_hand))
+    finally:
+        loader.close()
+    run_dbt(pg_module, ["run", "--select", "int_reorder_point_methods_replayed", "fct_reorder_points"], target_path)
+    rows = _reorder_points(pg_module)
+    assert {material: (row["method"], row["method_source"]) for material, row in rows.items()} == {
+        "MAT-S": ("empirical_ltd", "replay"), "MAT-I": ("seasonal_ltd", "replay"),
+        "MAT-E": ("seasonal_ltd", "demand_class"), "MAT-L": ("seasonal_ltd", "demand_class"),
+        "MAT-Z": ("normal", "demand_class"),
+    }
+    assert rows["MAT-S"]["reorder_point"] == built["default"]["MAT-S"]["reorder_point"]   # the empirical rule's
+    assert rows["MAT-S"]["demand_factor"] is None
+    for material in ("MAT-I", "MAT-E", "MAT-L", "MAT-Z"):
+        assert rows[material] == {**seasonal[material], "method_source": rows[material]["method_source"]}
+    # the order-up-to level is one review period (7 days) of demand above the reorder point
+    for row in rows.values():
+        assert float(row["order_up_to_level"]) == pytest.approx(
+            float(row["reorder_point"]) + 7 * float(row["avg_daily_demand"]), abs=0.006)
+
+    loader = Loader(pg_module)
+    try:
+        loader.execute("delete from marts.reorder_point_replays")
+    finally:
+        loader.close()
+    run_dbt(pg_module, ["run", "--select", "fct_reorder_points"], target_path)
+    assert _reorder_points(pg_module) == seasonal
+
+
+def test_a_past_days_build_never_writes_into_the_live_schemas(built, pg_module, tmp_path):
+    """The guard behind the schema names: a build with replay_days_back that selects a node of a live
+    schema (here the snapshots) stops before building anything, naming it."""
+    refused = run_dbt(pg_module, ["snapshot", "--vars", json.dumps({"replay_days_back": 5})], tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "would replace live ones" in refused.output and "(snapshots)" in refused.output, refused.output[-3000:]

@@ -182,7 +182,7 @@ def test_first_run_ran_under_the_split_roles(scenario):
                       ("marts", ["nova_forecaster", "nova_transformer"]), ("raw", ["nova_loader"]),
                       ("snapshots", ["nova_transformer"]), ("staging", ["nova_transformer"])]
     assert _query(pg, "select tablename from pg_tables where tableowner = 'nova_forecaster' order by 1") == [
-        ("forecast_parts",), ("forecast_runs",), ("forecast_values",)]
+        ("forecast_parts",), ("forecast_runs",), ("forecast_values",), ("reorder_point_replays",)]
     # the forecast ran in shards and its publish cleared what they staged
     assert _query(pg, "select count(*) from forecast_staging.forecast_parts") == [(0,)]
     assert _query(pg, "select distinct tableowner from pg_tables where schemaname = 'public'", db=pg.airflow_db) == [
@@ -281,3 +281,24 @@ def test_fixed_source_passes_and_the_new_day_reaches_the_marts(scenario):
     consumed_erp = _query(pg, "select round(sum(quantity), 2) from erp.stock_movements "
                               "where movement_type = 'consumption'", db=pg.erp_db)
     assert _query(pg, "select round(sum(quantity_consumed), 2) from marts.fct_demand_daily") == consumed_erp
+
+
+def test_the_weekly_replay_dag_writes_evidence_and_leaves_the_live_marts_alone(scenario, monkeypatch):
+    """The DAG nova_corrente_reorder_replay through Airflow: the reorder points as of 120 days before
+    the last movement date into marts_replay, both methods replayed over the days since (as the
+    forecaster), the live marts byte for byte as they were."""
+    pg, _, home = scenario
+    before = _marts_fingerprint(pg)
+    monkeypatch.setenv("NOVA_REPLAY_DAYS_BACK", "120")
+    log_file = home / "replay.log"
+    code = airflow_services.dags_test(pg, run_logical_date(CONFIG.end_date), log_file,
+                                      dag_id="nova_corrente_reorder_replay")
+    assert code == 0, log_file.read_text()[-5000:]
+    as_of = CONFIG.end_date - timedelta(days=120)
+    assert _query(pg, "select min(outlook_date) - 1 from marts_replay.fct_reorder_point_outlook") == [(as_of,)]
+    evidence = _query(pg, "select method, count(*), min(as_of_date), max(replay_days), sum(cycles) > 0 "
+                          "from marts.reorder_point_replays group by method order by method")
+    assert [row[0] for row in evidence] == ["empirical_ltd", "seasonal_ltd"]
+    assert evidence[0][1] == evidence[1][1] > 0
+    assert {row[2:] for row in evidence} == {(as_of, 120, True)}
+    assert _marts_fingerprint(pg) == before

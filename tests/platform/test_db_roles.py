@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -232,8 +233,12 @@ EXPECTED = {
     ("warehouse", "staging"): {"nova_transformer": "OUC arwdD 1/1"},
     ("warehouse", "intermediate"): {"nova_transformer": "OUC"},
     ("warehouse", "snapshots"): {"nova_transformer": "OUC"},
-    ("warehouse", "marts"): {"nova_transformer": "OUC arwdD 2/4 r 2/4", "nova_forecaster": "U arwdD 2/4 r 1/4",
-                             "nova_bi_reader": "U r 2/4"},
+    # the forecaster's three tables (forecast runs and values, the replay's evidence) and one dbt mart here
+    ("warehouse", "marts"): {"nova_transformer": "OUC arwdD 2/5 r 3/5", "nova_forecaster": "U arwdD 3/5 r 1/5",
+                             "nova_bi_reader": "U r 2/5"},
+    # the weekly replay's as-of build (dbt) and what the forecaster replays from it
+    ("warehouse", "intermediate_replay"): {"nova_transformer": "OUC"},
+    ("warehouse", "marts_replay"): {"nova_transformer": "OUC", "nova_forecaster": "U"},
     # a sharded forecast run's shards before it is published: the forecaster's alone (BI never sees them)
     ("warehouse", "forecast_staging"): {"nova_forecaster": "OUC arwdD 1/1"},
     ("airflow", None): {"nova_airflow": "OcTC"},
@@ -256,8 +261,10 @@ def test_privilege_matrix_measured_from_the_catalog_is_the_design(roles_db):
         assert measured.pop(key) == expected, key
     assert measured == {}, f"schemas nobody designed: {sorted(measured)}"
     text = db_roles.format_matrix(matrix, roles_db)
-    assert "nova_forecaster" in text and "OUC arwdD 2/4 r 2/4" in text
-    assert "forecast_runs, forecast_values" in text  # the forecaster's own tables are named
+    assert "nova_forecaster" in text and "OUC arwdD 2/5 r 3/5" in text
+    # where a role's rights differ within a schema the smaller group is named: the forecaster writes
+    # its three tables (forecast runs and values, the replay's evidence) and only reads the mart
+    assert re.search(r"nova_forecaster +\S+\.marts: arwdD +the other 3 tables", text), text
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,7 +323,8 @@ def test_setup_is_idempotent_and_gives_stray_objects_to_their_owners(pg):
     owners = _run(pg, pg.warehouse_db, "select schemaname || '.' || tablename, tableowner from pg_tables "
                                        "where schemaname in ('raw', 'marts') order by 1")
     assert owners == [("marts.fct_legacy", "nova_transformer"), ("marts.forecast_runs", "nova_forecaster"),
-                      ("marts.forecast_values", "nova_forecaster"), ("raw.erp_legacy", "nova_loader")]
+                      ("marts.forecast_values", "nova_forecaster"), ("marts.reorder_point_replays", "nova_forecaster"),
+                      ("raw.erp_legacy", "nova_loader")]
     assert _run(pg.as_role("transformer"), pg.warehouse_db, "select count(*) from raw.erp_legacy") == [(0,)]
     airflow_owners = _run(pg, pg.airflow_db, "select relname, pg_get_userbyid(relowner) from pg_class "
                                              "where relname in ('alembic_legacy', 'legacy_seq') order by 1")

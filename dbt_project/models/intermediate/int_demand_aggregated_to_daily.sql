@@ -27,9 +27,14 @@ movement_dates as (
 ),
 
 calendar_bounds as (
+    -- `replay_days_back` (var, 0): the history as it was that many days before the last movement
+    -- date (the replay build; later movements fall outside the calendar)
     select
-        greatest(min(movement_date), max(movement_date) - ({{ var('demand_history_days') }} - 1)) as first_date,
-        max(movement_date) as last_date
+        greatest(
+            min(movement_date),
+            max(movement_date) - ({{ var('replay_days_back') }} + {{ var('demand_history_days') }} - 1)
+        ) as first_date,
+        max(movement_date) - {{ var('replay_days_back') }} as last_date
     from movement_dates
 ),
 

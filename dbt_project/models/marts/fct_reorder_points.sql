@@ -10,7 +10,14 @@
 -- material-site's demand pattern:
 --   service_level  seed service_levels by the site's SLA tier x the material-site's ABC class
 --                  (int_material_sites_classified; C when unclassified)
---   method         'seasonal_ltd' for the demand classes of `seasonal_ltd_demand_classes` (var; default
+--   method         per material-site, by replay evidence where there is some (method_source
+--                    'replay'): the weekly replay (nova_corrente.reorder_replay) rebuilds the reorder
+--                    points of both empirical methods as they were a year ago and replays the demand
+--                    since; int_reorder_point_methods_replayed picks the one that kept the target with
+--                    less stock. Used while today's service level is the one replayed and the
+--                    material-site qualifies for both methods below. Otherwise (method_source
+--                    'demand_class', e.g. before the first replay) by demand class and history:
+--                  'seasonal_ltd' for the demand classes of `seasonal_ltd_demand_classes` (var; default
 --                    all four) with at least `seasonal_ltd_min_demand_days` (var, 90) days of history:
 --                    the empirical_ltd quantile q below, moved to the season and growth of the coming
 --                    lead time: reorder_point = seasonal_reorder_point(f, m, q) = q + round(f * m +
@@ -40,7 +47,8 @@
 --   Invalid inputs (a service level outside (0, 1), a missing seed row) give NULL reorder points,
 --   which the model's not_null_columns test fails on.
 --   inventory_position = quantity_on_hand + quantity_on_order (open purchase orders)
---   suggested_order_quantity = ceil(reorder_point + d * review_period_days - inventory_position)
+--   order_up_to_level = reorder_point + d * review_period_days (what an order brings the position to)
+--   suggested_order_quantity = ceil(order_up_to_level - inventory_position)
 --                              when inventory_position < reorder_point, else 0 (order up to the
 --                              reorder point plus one review period of demand; nothing while open
 --                              orders already cover the reorder point)
@@ -90,6 +98,10 @@ service_levels as (
     select * from {{ ref('service_levels') }}
 ),
 
+replayed_methods as (
+    select * from {{ ref('int_reorder_point_methods_replayed') }}
+),
+
 inputs_joined as (
     select
         active_material_sites.material_id,
@@ -130,7 +142,7 @@ inputs_joined as (
         on active_material_sites.material_id = materials.material_id
 ),
 
-methods_chosen as (
+class_methods_chosen as (
     select
         *,
         case
@@ -143,8 +155,39 @@ methods_chosen as (
                 and demand_days >= {{ var('empirical_ltd_min_demand_days') }}
                 then 'empirical_ltd'
             else 'normal'
-        end as method
+        end as class_method
     from inputs_joined
+),
+
+replayed_methods_applied as (
+    -- the replay's choice where both empirical methods are allowed for the material-site (its
+    -- demand class is listed for both, with the history each needs) and the evidence is for today's
+    -- target service level; never in the replay's own as-of build (var replay_days_back above 0),
+    -- which must compute both
+    select
+        class_methods_chosen.*,
+        case
+            when
+                {{ var('replay_days_back') }} = 0
+                and class_methods_chosen.demand_class in ({{ seasonal_ltd_classes }})
+                and class_methods_chosen.demand_days >= {{ var('seasonal_ltd_min_demand_days') }}
+                and class_methods_chosen.demand_class in ({{ empirical_ltd_classes }})
+                and class_methods_chosen.demand_days >= {{ var('empirical_ltd_min_demand_days') }}
+                then replayed_methods.replay_method
+        end as replay_method
+    from class_methods_chosen
+    left join replayed_methods
+        on class_methods_chosen.material_id = replayed_methods.material_id
+        and class_methods_chosen.site_id = replayed_methods.site_id
+        and class_methods_chosen.service_level = replayed_methods.replay_service_level
+),
+
+methods_chosen as (
+    select
+        *,
+        coalesce(replay_method, class_method) as method,
+        case when replay_method is null then 'demand_class' else 'replay' end as method_source
+    from replayed_methods_applied
 ),
 
 current_demand_factors as (
@@ -264,7 +307,10 @@ reorder_points_rounded as (
         *,
         cast(safety_stock_unrounded as numeric(14, 2)) as safety_stock,
         cast(reorder_point_unrounded as numeric(14, 2)) as reorder_point,
-        cast(quantity_on_hand + quantity_on_order as numeric(14, 2)) as inventory_position
+        cast(quantity_on_hand + quantity_on_order as numeric(14, 2)) as inventory_position,
+        -- what an order brings the inventory position up to: one review period of demand above s
+        cast(reorder_point_unrounded as numeric(14, 2)) + avg_daily_demand * {{ var('review_period_days') }}
+            as order_up_to_level
     from reorder_points_computed
 ),
 
@@ -280,6 +326,7 @@ final as (
         cast(service_level as numeric(6, 5)) as service_level,
         service_level_z,
         method,
+        method_source,
         cast(avg_daily_demand as numeric(14, 4)) as avg_daily_demand,
         cast(std_daily_demand as numeric(14, 4)) as std_daily_demand,
         demand_days,
@@ -294,6 +341,7 @@ final as (
         cast(cycle_demand_quantile as numeric(14, 2)) as cycle_demand_quantile,
         safety_stock,
         reorder_point,
+        cast(order_up_to_level as numeric(14, 2)) as order_up_to_level,
         cast(economic_order_quantity as numeric(14, 2)) as economic_order_quantity,
         cast(quantity_on_hand as numeric(14, 2)) as quantity_on_hand,
         cast(quantity_on_order as numeric(14, 2)) as quantity_on_order,
@@ -301,9 +349,7 @@ final as (
         coalesce(quantity_on_hand < reorder_point, false) as is_below_reorder_point,
         case
             when inventory_position < reorder_point
-                then cast(ceil(round(
-                    reorder_point + avg_daily_demand * {{ var('review_period_days') }} - inventory_position, 6
-                )) as integer)
+                then cast(ceil(round(order_up_to_level - inventory_position, 6)) as integer)
             else 0
         end as suggested_order_quantity
     from reorder_points_rounded
