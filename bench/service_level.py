@@ -9,8 +9,10 @@ demo's. Steps:
    files of the feeds up to the cut-off) -> ``validate_raw_batches`` -> ``dbt build --exclude
    tag:forecast``;
 3. for each target service level (90, 95, 99 %), set every row of the seed table
-   ``staging.service_levels`` to it (as a planner editing the seed would) and rebuild
-   fct_reorder_points;
+   ``staging.service_levels`` to it (as a planner editing the seed would), rebuild
+   fct_reorder_points without the seasonal method and by demand class alone, run the weekly
+   replay on the bench warehouse (``nova_corrente.reorder_replay``: the as-of build and both
+   methods replayed, as the transformer and the forecaster) and rebuild it with that evidence;
 4. replay the demand after the cut-off with ``nova_corrente.inventory_replay`` under a
    continuous-review (s, Q) policy, Q = the simulated company's order quantity, lead times drawn
    from the simulator's lead-time distribution of the preferred supplier-material: replication 0 is
@@ -19,11 +21,17 @@ demo's. Steps:
    compound-Poisson process;
 5. print, per Syntetos-Boylan class (as the mart classified the history) and target, the achieved
    cycle service level (cycles without stockout / cycles, pooled over series and replications) and
-   the average stock value of three reorder points:
+   the average stock value of five reorder points:
    * ``seed formula``: the seeds' original rule, fixed z = 1.96 and no lead-time variability,
      s = d * L + 1.96 * sd_d * sqrt(L), whatever the target;
    * ``normal``: the safety_stock macro for every series, s = d * L + z * sqrt(L sd_d^2 + d^2 sd_L^2);
-   * ``mart``: what fct_reorder_points chose (normal or empirical_ltd, see its `method`).
+   * ``mart before``: fct_reorder_points without the seasonal method (empirical_ltd where the
+     history allows, normal otherwise);
+   * ``class default``: fct_reorder_points choosing the method by demand class alone (seasonal_ltd
+     where the history allows), its outlook replayed day by day;
+   * ``mart``: fct_reorder_points with the weekly replay's evidence (``nova_corrente.reorder_replay``
+     run on the bench warehouse: the reorder points as of ``--replay-days`` before the cut-off, replayed
+     over the recorded demand up to it), per material-site seasonal_ltd or empirical_ltd.
 
 Prints figures only; no timing assertions. Usage:
     .venv/bin/python bench/service_level.py [--days 1095 --replay-days 365 --replications 20]
@@ -50,7 +58,7 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from nova_corrente import db_roles, postgres_server  # noqa: E402
+from nova_corrente import db_roles, postgres_server, reorder_replay  # noqa: E402
 from nova_corrente.erp_simulator import ErpData, SimulationConfig, load_erp, simulate, write_feed_files  # noqa: E402
 from nova_corrente.erp_simulator.demand import sample_demand  # noqa: E402
 from nova_corrente.extract import ensure_warehouse_schemas, load_interval, load_landing_files  # noqa: E402
@@ -64,8 +72,9 @@ SEASONS = ("dry", "rainy")
 GOAL_MIN_SERIES = 10
 GOAL_TOLERANCE = 0.015  # label 0 = the rest of the year, 1 = April-July
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
-POLICIES = ("seed formula", "normal", "mart before", "mart")
+POLICIES = ("seed formula", "normal", "mart before", "class default", "mart")
 NO_SEASONAL_METHOD = '{"seasonal_ltd_demand_classes": []}'
+NO_REPLAY_EVIDENCE = '{"replay_min_cycles": 1000000000}'  # no material-site has that many cycles
 SEED_Z = 1.96
 
 
@@ -133,7 +142,8 @@ def reorder_points_at(pg: PostgresSettings, work: Path, service_level: float,
                       *extra)
     with psycopg2.connect(pg.dsn(pg.warehouse_db)) as conn:
         frame = pd.read_sql(
-            "select material_id, site_id, demand_class, method, service_level, avg_daily_demand, std_daily_demand,"
+            "select material_id, site_id, demand_class, method, method_source, service_level, avg_daily_demand,"
+            " std_daily_demand,"
             " avg_lead_time_days, std_lead_time_days, safety_stock, reorder_point from marts.fct_reorder_points",
             conn,
         )
@@ -176,9 +186,10 @@ def replay_demand(data: ErpData, first_day: int, replications: int) -> np.ndarra
 
 
 def policy_reorder_points(frame: pd.DataFrame, service_level: float, before: pd.DataFrame,
-                          schedule: np.ndarray) -> dict[str, np.ndarray]:
+                          class_schedule: np.ndarray, schedule: np.ndarray) -> dict[str, np.ndarray]:
     """s of each policy for the mart's rows (``before``: the mart without the seasonal method, same
-    rows; ``schedule``: the mart's outlook, days x rows)."""
+    rows; ``class_schedule``: the outlook of the mart choosing by demand class; ``schedule``: the
+    mart's outlook with the replay's choice, days x rows)."""
     d = frame["avg_daily_demand"].to_numpy()
     sd = frame["std_daily_demand"].to_numpy()
     lead = frame["avg_lead_time_days"].to_numpy()
@@ -188,6 +199,7 @@ def policy_reorder_points(frame: pd.DataFrame, service_level: float, before: pd.
         "seed formula": d * lead + SEED_Z * sd * np.sqrt(lead),
         "normal": d * lead + z * np.sqrt(lead * sd**2 + d**2 * sd_lead**2),
         "mart before": before["reorder_point"].to_numpy(),
+        "class default": class_schedule,
         "mart": schedule,
     }
 
@@ -228,11 +240,18 @@ def main() -> int:
     frames: dict[float, pd.DataFrame] = {}
     befores: dict[float, pd.DataFrame] = {}
     outlooks: dict[float, pd.DataFrame] = {}
+    defaults: dict[float, tuple[pd.DataFrame, pd.DataFrame]] = {}
     for target in TARGETS:
         befores[target], _, seconds = reorder_points_at(pg, work, target, NO_SEASONAL_METHOD)
         steps.append((f"dbt run fct_reorder_points @ {target:.0%} without seasonal_ltd", seconds))
+        *defaults[target], seconds = reorder_points_at(pg, work, target, NO_REPLAY_EVIDENCE)
+        steps.append((f"dbt run fct_reorder_points + outlook @ {target:.0%} by demand class", seconds))
+        seconds = reorder_replay.build_as_of(pg, args.replay_days)["seconds"]
+        steps.append((f"replay: dbt run as of {args.replay_days} days back @ {target:.0%}", seconds))
+        seconds = reorder_replay.replay_methods(pg)["seconds"]
+        steps.append((f"replay: both methods over the {args.replay_days} days @ {target:.0%}", seconds))
         frames[target], outlooks[target], seconds = reorder_points_at(pg, work, target)
-        steps.append((f"dbt run fct_reorder_points + outlook @ {target:.0%}", seconds))
+        steps.append((f"dbt run fct_reorder_points + outlook @ {target:.0%} with the replay", seconds))
 
     series = data.series.reset_index(drop=True)
     index = pd.MultiIndex.from_frame(series[["material_id", "site_id"]])
@@ -264,7 +283,9 @@ def main() -> int:
         before = befores[target].set_index(["material_id", "site_id"]).loc[
             pd.MultiIndex.from_frame(frame[["material_id", "site_id"]])].reset_index()
         schedule = outlook_matrix(frame, outlooks[target], cutoff_date, n_days)
-        for policy, s in policy_reorder_points(frame, target, before, schedule).items():
+        default_frame, default_outlook = defaults[target]
+        class_schedule = outlook_matrix(frame, default_outlook, cutoff_date, n_days)
+        for policy, s in policy_reorder_points(frame, target, before, class_schedule, schedule).items():
             s_wide = np.tile(s, n_rep) if s.ndim == 1 else np.tile(s[:n_days], (1, n_rep))
             result = replay_s_q(wide_demand[:, columns], s_wide, np.tile(order_quantity[position], n_rep),
                                 wide_lead[:, columns], season=season)
@@ -279,7 +300,7 @@ def main() -> int:
                     "replication": np.repeat(np.arange(n_rep), len(position)),
                     "demand_class": np.tile(frame["demand_class"].to_numpy(), n_rep),
                     "profile": np.tile(series["demand_profile"].to_numpy()[position], n_rep),
-                    "method": np.tile(frame["method"].to_numpy(), n_rep),
+                    "method": np.tile((frame["method"] + " (" + frame["method_source"] + ")").to_numpy(), n_rep),
                     "cycles": result.cycles_by_season[label],
                     "stockout_cycles": result.stockout_cycles_by_season[label],
                     # stock of the season's days; the whole-year figure weighs the seasons by their days
@@ -287,7 +308,7 @@ def main() -> int:
                     "season_days": int((season == label).sum()),
                 }))
     replay_seconds = time.perf_counter() - started
-    steps.append((f"replay ({n_rep} x {n_days} days x {n_series} series x {len(TARGETS)} targets x 3)",
+    steps.append((f"replay ({n_rep} x {n_days} days x {n_series} series x {len(TARGETS)} targets x {len(POLICIES)})",
                   replay_seconds))
     results = pd.concat(rows, ignore_index=True)
 
@@ -303,44 +324,45 @@ def main() -> int:
                               "Syntetos-Boylan class of the history (mart)")
     profile_cells = print_table(results, "profile", ("smooth", "intermittent", "lumpy"),
                                 "demand profile the simulator generated")
-    print_table(results, None, (), "all material-sites")
+    all_cells = print_table(results, None, (), "all material-sites")
     counts = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
                      & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["demand_class"].value_counts()
     big_classes = [c for c in CLASSES if counts.get(c, 0) >= GOAL_MIN_SERIES]
     profiles = results[(results["target"] == TARGETS[0]) & (results["policy"] == POLICIES[0])
                        & (results["replication"] == 0) & (results["season"] == SEASONS[0])]["profile"].value_counts()
     big_profiles = [p for p in ("smooth", "intermittent", "lumpy") if profiles.get(p, 0) >= GOAL_MIN_SERIES]
-    for policy in ("mart before", "mart"):
+    for policy in ("mart before", "class default", "mart"):
         print_goal(class_cells, big_classes, policy, "Syntetos-Boylan class")
         print_goal(profile_cells, big_profiles, policy, "simulated profile")
-    print_stock_at_equal_service(class_cells, profile_cells)
+    print_stock_at_equal_service(all_cells, profile_cells)
     cycles = results.groupby(["target", "policy"])["cycles"].sum()
     print(f"\ncycles counted per policy and target: {int(cycles.min()):,} .. {int(cycles.max()):,}")
     return 0
 
 
-def print_stock_at_equal_service(class_cells: pd.DataFrame, profile_cells: pd.DataFrame) -> None:
-    """Average stock of the new mart against the old one's at the same achieved service level: the
-    old mart's (CSL, stock) points of the three targets, interpolated at the new mart's CSL."""
-    print("\naverage stock (kBRL) of the mart vs the mart before at the same achieved CSL (interpolated "
-          "between the before-mart's 90/95/99 % points), whole year:")
-    for cells, groups in ((class_cells, ("all",)), (profile_cells, ("smooth", "intermittent", "lumpy"))):
-        for group in groups:
-            if group not in cells.index.get_level_values(0):
-                continue
-            old = cells.loc[(group, "year")].xs("mart before", level="policy").sort_values("csl")
-            new = cells.loc[(group, "year")].xs("mart", level="policy")
-            parts = []
-            for target in TARGETS:
-                csl, stock = new.loc[target, "csl"], new.loc[target, "stock"]
-                if not old["csl"].min() <= csl <= old["csl"].max():
-                    parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f}, outside the before-mart's "
-                                 f"{old['csl'].min():.1%}..{old['csl'].max():.1%}")
+def print_stock_at_equal_service(all_cells: pd.DataFrame, profile_cells: pd.DataFrame) -> None:
+    """Average stock of the mart against an earlier policy's at the same achieved service level: the
+    earlier policy's (CSL, stock) points of the three targets, interpolated at the mart's CSL."""
+    for baseline in ("mart before", "class default"):
+        print(f"\naverage stock (kBRL) of the mart vs {baseline} at the same achieved CSL (interpolated "
+              f"between {baseline}'s 90/95/99 % points), whole year:")
+        for cells, groups in ((all_cells, ("all",)), (profile_cells, ("smooth", "intermittent", "lumpy"))):
+            for group in groups:
+                if group not in cells.index.get_level_values(0):
                     continue
-                same = float(np.interp(csl, old["csl"], old["stock"]))
-                parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f} vs {same / 1000:.1f} "
-                             f"({stock / same - 1:+.1%})")
-            print(f"  {group:<13}" + "; ".join(parts))
+                old = cells.loc[(group, "year")].xs(baseline, level="policy").sort_values("csl")
+                new = cells.loc[(group, "year")].xs("mart", level="policy")
+                parts = []
+                for target in TARGETS:
+                    csl, stock = new.loc[target, "csl"], new.loc[target, "stock"]
+                    if not old["csl"].min() <= csl <= old["csl"].max():
+                        parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f}, outside "
+                                     f"{old['csl'].min():.1%}..{old['csl'].max():.1%}")
+                        continue
+                    same = float(np.interp(csl, old["csl"], old["stock"]))
+                    parts.append(f"{target:.0%}: CSL {csl:.1%} stock {stock / 1000:.1f} vs {same / 1000:.1f} "
+                                 f"({stock / same - 1:+.1%})")
+                print(f"  {group:<13}" + "; ".join(parts))
 
 
 def print_goal(cells: pd.DataFrame, classes: list[str], policy: str, grouping: str = "class") -> None:
