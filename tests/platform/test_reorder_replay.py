@@ -76,3 +76,12 @@ def test_nothing_after_the_as_of_date_replays_nothing():
     assert replay_frame(early).empty
     with pytest.raises(ValueError, match="lead_time_draws"):
         replay_frame(inputs, lead_time_draws=0)
+
+
+def test_a_material_site_without_an_as_of_reorder_point_is_left_out_not_replayed_as_nan(caplog):
+    inputs = _inputs()
+    broken = inputs.reorder_points.copy()
+    broken.loc[broken["material_id"] == "B", ["cycle_demand_quantile", "reorder_point"]] = None
+    frame = replay_frame(ReplayInputs(broken, inputs.outlook, inputs.demand, AS_OF))
+    assert set(frame["material_id"]) == {"A"}
+    assert "not replayed: 1 material-site(s) without an as-of reorder point, e.g. B @ S" in caplog.text
