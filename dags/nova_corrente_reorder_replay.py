@@ -21,14 +21,10 @@ skipped, saying why. By hand: `nova replay`.
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from nova_corrente.operations.airflow_callbacks import on_task_failure
-
-DAYS_BACK = int(os.environ.get("NOVA_REPLAY_DAYS_BACK", "365"))
 
 
 @dag(
@@ -47,13 +43,14 @@ def nova_corrente_reorder_replay():
         from airflow.sdk.exceptions import AirflowSkipException
 
         from nova_corrente.reorder_replay import build_as_of as run
-        from nova_corrente.reorder_replay import not_ready
+        from nova_corrente.reorder_replay import days_back_setting, not_ready
         from nova_corrente.settings import postgres_settings
 
-        reason = not_ready(postgres_settings(), DAYS_BACK)
+        days_back = days_back_setting()
+        reason = not_ready(postgres_settings(), days_back)
         if reason:  # a new warehouse: skipped (the last evidence, if any, stays), not failed
             raise AirflowSkipException(f"nothing to replay yet: {reason}")
-        return run(postgres_settings(), DAYS_BACK)
+        return run(postgres_settings(), days_back)
 
     @task
     def replay_methods(built: dict) -> dict:

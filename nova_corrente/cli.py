@@ -133,12 +133,13 @@ def _replay(args: argparse.Namespace) -> int:
     from nova_corrente import postgres_server, reorder_replay
 
     pg = postgres_server.ensure_running()
-    reason = reorder_replay.not_ready(pg, args.days_back)
+    days_back = args.days_back or reorder_replay.days_back_setting()
+    reason = reorder_replay.not_ready(pg, days_back)
     if reason:
         print(f"nothing to replay yet: {reason}")
         return 0
-    built = reorder_replay.build_as_of(pg, args.days_back)
-    replayed = reorder_replay.replay_methods(pg, args.lead_time_draws)
+    built = reorder_replay.build_as_of(pg, days_back)
+    replayed = reorder_replay.replay_methods(pg, args.lead_time_draws or reorder_replay.DEFAULT_LEAD_TIME_DRAWS)
     print(f"as-of build ({built['days_back']} days back) in {built['seconds']} s; replayed "
           f"{replayed['material_sites']} material-sites over {replayed['replay_days']} days after "
           f"{replayed['as_of_date']}: cycle service level {replayed['cycle_service_level']}")
@@ -186,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("docs", help="generate the dbt docs site (offline)").set_defaults(func=_docs)
     replay = sub.add_parser(
         "replay", help="replay both empirical reorder-point methods over the last year (the weekly DAG's job)")
-    replay.add_argument("--days-back", type=int, default=365, help="as-of date: days before the last movement date")
-    replay.add_argument("--lead-time-draws", type=int, default=10, help="lead-time draws per material-site")
+    replay.add_argument("--days-back", type=int, help="as-of date: days before the last movement date "
+                        "(default $NOVA_REPLAY_DAYS_BACK, else a year)")
+    replay.add_argument("--lead-time-draws", type=int, help="lead-time draws per material-site (default 10)")
     replay.set_defaults(func=_replay)
     summary = sub.add_parser("summary", help="print the latest run report (or, with --marts, the marts summary)")
     summary.add_argument("--marts", action="store_true", help="rows per mart and the most urgent reorders instead")

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from nova_corrente.inventory_replay import replay_s_q
-from nova_corrente.settings import DBT_PROJECT_DIR, PostgresSettings, dbt_env
+from nova_corrente.settings import DBT_PROJECT_DIR, PostgresSettings, dbt_env, positive_int_setting
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ DEFAULT_DAYS_BACK = 365
 DEFAULT_LEAD_TIME_DRAWS = 10
 _COLUMNS = ("material_id", "site_id", "method", "as_of_date", "replay_days", "lead_time_draws", "service_level",
             "cycles", "stockout_cycles", "average_on_hand", "average_reorder_point", "replayed_at")
+
+
+def days_back_setting(env: dict[str, str] | None = None) -> int:
+    """How far back the as-of build goes: ``$NOVA_REPLAY_DAYS_BACK`` (days, default a year)."""
+    return positive_int_setting("NOVA_REPLAY_DAYS_BACK", DEFAULT_DAYS_BACK, "day", env)
 
 
 class ReplayError(RuntimeError):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from nova_corrente.reorder_replay import ReplayError, ReplayInputs, replay_frame
+from nova_corrente.reorder_replay import DEFAULT_DAYS_BACK, ReplayError, ReplayInputs, days_back_setting, replay_frame
 
 AS_OF = date(2024, 3, 31)
 
@@ -85,3 +85,10 @@ def test_a_material_site_without_an_as_of_reorder_point_is_left_out_not_replayed
     frame = replay_frame(ReplayInputs(broken, inputs.outlook, inputs.demand, AS_OF))
     assert set(frame["material_id"]) == {"A"}
     assert "not replayed: 1 material-site(s) without an as-of reorder point, e.g. B @ S" in caplog.text
+
+
+def test_the_days_back_come_from_the_environment_with_a_clear_error():
+    assert days_back_setting({}) == DEFAULT_DAYS_BACK == 365
+    assert days_back_setting({"NOVA_REPLAY_DAYS_BACK": "120"}) == 120
+    with pytest.raises(ValueError, match=r"NOVA_REPLAY_DAYS_BACK='0': keep at least 1 day"):
+        days_back_setting({"NOVA_REPLAY_DAYS_BACK": "0"})
