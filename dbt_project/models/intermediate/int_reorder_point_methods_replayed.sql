@@ -56,7 +56,7 @@ final as (
         as_of_date as replay_as_of_date,
         cycles as replay_cycles,
         cycle_service_level as replay_cycle_service_level,
-        kept_service_level as replay_kept_service_level
+        kept_service_level as is_replay_target_kept
     from replays_ranked
     where method_rank = 1
 )
